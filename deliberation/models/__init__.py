@@ -1,0 +1,25 @@
+"""Agora's data model. Each submodule holds one part; import models from here."""
+
+from deliberation.models.conversations import (
+    Conversation,
+    ModerationMode,
+    Participant,
+    Statement,
+    StatementStatus,
+    Visibility,
+    normalize_statement_text,
+)
+from deliberation.models.votes import Vote, VoteEvent, VoteValue
+
+__all__ = [
+    "Conversation",
+    "ModerationMode",
+    "Participant",
+    "Statement",
+    "StatementStatus",
+    "Visibility",
+    "Vote",
+    "VoteEvent",
+    "VoteValue",
+    "normalize_statement_text",
+]

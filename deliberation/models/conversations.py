@@ -1,0 +1,188 @@
+"""Conversations, the people taking part in them, and the statements they vote on."""
+
+import re
+
+from django.conf import settings
+from django.db import models
+
+STATEMENT_MAX_LENGTH = 500
+_WHITESPACE = re.compile(r"\s+")
+
+
+def normalize_statement_text(text: str) -> str:
+    """The key two statements share when they are "the same text".
+
+    Case- and whitespace-insensitive: "Ban  cars" and "ban cars" collide.
+    """
+    return _WHITESPACE.sub(" ", text).strip().casefold()
+
+
+class ModerationMode(models.TextChoices):
+    STRICT = "strict", "Strict: new statements wait for approval"
+    OPEN = "open", "Open: new statements are visible at once"
+
+
+class Visibility(models.TextChoices):
+    PUBLIC = "public", "Public: listed on the home page"
+    UNLISTED = "unlisted", "Unlisted: anyone with the link"
+    PRIVATE = "private", "Private: moderators only"
+
+
+class Conversation(models.Model):
+    slug = models.SlugField(max_length=100, unique=True)
+    topic = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    moderation_mode = models.CharField(
+        max_length=10, choices=ModerationMode.choices, default=ModerationMode.STRICT
+    )
+    participants_can_add = models.BooleanField(
+        default=True, help_text="Whether participants may add statements of their own."
+    )
+    is_open = models.BooleanField(default=True, help_text="A closed conversation takes no writes.")
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_conversations",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.topic
+
+
+class Participant(models.Model):
+    """One person in one conversation.
+
+    Anonymous by default (identified by their session), optionally tied to a user account or
+    to an external id (``xid``) such as a Polis voter id or a community member number.
+    """
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="participants"
+    )
+    session_key = models.CharField(max_length=40, blank=True, default="")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="participations",
+    )
+    xid = models.CharField(max_length=200, null=True, blank=True)
+    excluded = models.BooleanField(
+        default=False, help_text="Excluded participants' votes are left out of the math."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Race: two first requests from one browser at once would each create a
+            # participant; the constraint makes the loser fetch the winner's row instead.
+            models.UniqueConstraint(
+                fields=["conversation", "session_key"],
+                condition=~models.Q(session_key=""),
+                name="participant_unique_session",
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "xid"],
+                condition=models.Q(xid__isnull=False),
+                name="participant_unique_xid",
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "user"],
+                condition=models.Q(user__isnull=False),
+                name="participant_unique_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"participant {self.pk} in {self.conversation_id}"
+
+
+class StatementStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class Statement(models.Model):
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="statements"
+    )
+    text = models.CharField(max_length=STATEMENT_MAX_LENGTH)
+    text_key = models.CharField(max_length=STATEMENT_MAX_LENGTH, editable=False)
+    external_id = models.CharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        help_text="The id this statement has elsewhere (a Polis comment id).",
+    )
+    author_participant = models.ForeignKey(
+        Participant,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="statements",
+    )
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="authored_statements",
+    )
+    status = models.CharField(
+        max_length=10, choices=StatementStatus.choices, default=StatementStatus.PENDING
+    )
+    is_seed = models.BooleanField(default=False)
+    is_meta = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # Race: two people submitting the same text at once; one insert wins.
+            models.UniqueConstraint(
+                fields=["conversation", "text_key"], name="statement_unique_text"
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="statement_unique_external_id",
+            ),
+            models.CheckConstraint(condition=~models.Q(text=""), name="statement_text_not_empty"),
+        ]
+        indexes = [models.Index(fields=["conversation", "status"])]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.text_key = normalize_statement_text(self.text)
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def display_id(self) -> str:
+        """The id people cite: the external id when imported, else the database id."""
+        return self.external_id if self.external_id is not None else str(self.pk)
+
+
+__all__ = [
+    "STATEMENT_MAX_LENGTH",
+    "Conversation",
+    "ModerationMode",
+    "Participant",
+    "Statement",
+    "StatementStatus",
+    "Visibility",
+    "normalize_statement_text",
+]

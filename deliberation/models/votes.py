@@ -1,0 +1,72 @@
+"""Votes: the latest value per (participant, statement), and the append-only log of all."""
+
+from django.db import models
+
+from deliberation.models.conversations import Conversation, Participant, Statement
+
+REASON_MAX_LENGTH = 280
+
+
+class VoteValue(models.IntegerChoices):
+    AGREE = 1, "Agree"
+    PASS = 0, "Pass"
+    DISAGREE = -1, "Disagree"
+
+
+_VALUE_IN_RANGE = models.Q(value__in=VoteValue.values)
+
+
+class Vote(models.Model):
+    """The latest vote of one participant on one statement (re-votes overwrite it).
+
+    ``conversation`` is denormalised so the clustering job reads a conversation's whole
+    matrix with one indexed scan, without a join.
+    """
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="votes")
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="votes")
+    value = models.SmallIntegerField(choices=VoteValue.choices)
+    reason = models.CharField(max_length=REASON_MAX_LENGTH, blank=True, default="")
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # Race: a double-tap sends two votes at once. Writes go through
+            # INSERT ... ON CONFLICT (participant, statement) DO UPDATE, so both land
+            # as one row holding the later value.
+            models.UniqueConstraint(fields=["participant", "statement"], name="vote_unique"),
+            models.CheckConstraint(condition=_VALUE_IN_RANGE, name="vote_value_in_range"),
+        ]
+        indexes = [models.Index(fields=["conversation", "participant"])]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id} voted {self.value} on {self.statement_id}"
+
+
+class VoteEvent(models.Model):
+    """Every vote ever cast, re-votes included. Never updated, never deleted.
+
+    Its id is the watermark a clustering snapshot records: "includes every vote up to N".
+    """
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="vote_events"
+    )
+    statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="vote_events")
+    value = models.SmallIntegerField(choices=VoteValue.choices)
+    reason = models.CharField(max_length=REASON_MAX_LENGTH, blank=True, default="")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=_VALUE_IN_RANGE, name="vote_event_value_in_range"),
+        ]
+        indexes = [models.Index(fields=["conversation", "id"])]
+
+    def __str__(self) -> str:
+        return f"event {self.pk}: {self.participant_id} voted {self.value} on {self.statement_id}"
+
+
+__all__ = ["REASON_MAX_LENGTH", "Vote", "VoteEvent", "VoteValue"]

@@ -1,0 +1,62 @@
+"""Finding conversations and the statements a participant can see."""
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from deliberation.errors import NotFound
+from deliberation.models import Conversation, Participant, Statement, StatementStatus, Visibility
+
+
+def conversation_list_public() -> QuerySet[Conversation]:
+    """Conversations listed on the home page and in the API's list."""
+    return Conversation.objects.filter(visibility=Visibility.PUBLIC)
+
+
+def conversation_can_moderate(
+    *, conversation: Conversation, user: AbstractBaseUser | AnonymousUser | None
+) -> bool:
+    """Whether this user may see a conversation whatever its visibility."""
+    if user is None or not user.is_authenticated:
+        return False
+    return bool(getattr(user, "is_staff", False)) or conversation.owner_id == user.pk
+
+
+def conversation_get(
+    *, slug: str, user: AbstractBaseUser | AnonymousUser | None = None
+) -> Conversation:
+    """The conversation behind a link: public and unlisted ones for anyone, private ones
+    for its moderators. A private conversation looks exactly like a missing one to others."""
+    conversation = Conversation.objects.filter(slug=slug).first()
+    if conversation is None or (
+        conversation.visibility == Visibility.PRIVATE
+        and not conversation_can_moderate(conversation=conversation, user=user)
+    ):
+        raise NotFound(f"No conversation called {slug!r}.")
+    return conversation
+
+
+def statement_list_visible(
+    *, conversation: Conversation, participant: Participant | None = None
+) -> QuerySet[Statement]:
+    """Accepted statements, plus the participant's own pending ones."""
+    visible = Statement.objects.filter(conversation=conversation, status=StatementStatus.ACCEPTED)
+    if participant is not None:
+        own_pending = Statement.objects.filter(
+            conversation=conversation,
+            author_participant=participant,
+            status=StatementStatus.PENDING,
+        )
+        visible = visible | own_pending
+    return visible.order_by("created_at", "id")
+
+
+def statement_get_in_conversation(*, conversation: Conversation, statement_id: object) -> Statement:
+    """A statement of this conversation by database id, or NotFound."""
+    try:
+        pk = int(str(statement_id))
+    except ValueError:
+        raise NotFound(f"No statement {statement_id!r} in this conversation.") from None
+    statement = Statement.objects.filter(conversation=conversation, pk=pk).first()
+    if statement is None:
+        raise NotFound(f"No statement {statement_id!r} in this conversation.", field="statement")
+    return statement

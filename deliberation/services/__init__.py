@@ -1,0 +1,1 @@
+"""Writes. Each function validates and authorises before it mutates anything."""

@@ -1,0 +1,106 @@
+"""Adding statements to a conversation."""
+
+from datetime import datetime
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from deliberation.errors import (
+    ConversationClosed,
+    DuplicateStatement,
+    InvalidInput,
+    PermissionDenied,
+)
+from deliberation.models import (
+    Conversation,
+    ModerationMode,
+    Participant,
+    Statement,
+    StatementStatus,
+    normalize_statement_text,
+)
+from deliberation.models.conversations import STATEMENT_MAX_LENGTH
+
+
+def statement_clean_text(text: object) -> str:
+    """The statement text, trimmed, or a clear error saying what is wrong with it."""
+    if not isinstance(text, str):
+        raise InvalidInput("A statement must be text.", field="text")
+    cleaned = text.strip()
+    if not cleaned:
+        raise InvalidInput("A statement cannot be empty.", field="text")
+    if len(cleaned) > STATEMENT_MAX_LENGTH:
+        raise InvalidInput(
+            f"A statement can be at most {STATEMENT_MAX_LENGTH} characters "
+            f"(this one has {len(cleaned)}).",
+            field="text",
+        )
+    return cleaned
+
+
+def statement_find_duplicate(*, conversation: Conversation, text: str) -> Statement | None:
+    """The statement of this conversation with the same text, ignoring case and spacing."""
+    return Statement.objects.filter(
+        conversation=conversation, text_key=normalize_statement_text(text)
+    ).first()
+
+
+def statement_create(
+    *,
+    conversation: Conversation,
+    text: object,
+    author_participant: Participant | None = None,
+    author_user: User | None = None,
+    is_seed: bool = False,
+    is_meta: bool = False,
+    status: StatementStatus | None = None,
+    external_id: str | None = None,
+    created_at: datetime | None = None,
+) -> Statement:
+    """Add a statement.
+
+    Participants' statements wait for approval in strict moderation and are visible at once
+    in open moderation; statements from moderators (and seeds) are accepted. ``status``
+    overrides that, for importers that carry a moderation decision with them.
+    """
+    cleaned = statement_clean_text(text)
+    if not conversation.is_open:
+        raise ConversationClosed("This conversation is closed: it takes no new statements.")
+    if author_participant is not None:
+        if author_participant.conversation_id != conversation.pk:
+            raise PermissionDenied("That participant belongs to another conversation.")
+        if not conversation.participants_can_add:
+            raise PermissionDenied("Participants cannot add statements to this conversation.")
+    if status is None:
+        by_participant = author_participant is not None and author_user is None
+        strict = conversation.moderation_mode == ModerationMode.STRICT
+        status = StatementStatus.PENDING if by_participant and strict else StatementStatus.ACCEPTED
+    existing = statement_find_duplicate(conversation=conversation, text=cleaned)
+    if existing is not None:
+        raise DuplicateStatement(
+            "This statement is already in the conversation: vote on it instead.",
+            existing_id=existing.pk,
+        )
+    try:
+        with transaction.atomic():
+            return Statement.objects.create(
+                conversation=conversation,
+                text=cleaned,
+                author_participant=author_participant,
+                author_user=author_user,
+                status=status,
+                is_seed=is_seed,
+                is_meta=is_meta,
+                external_id=external_id,
+                created_at=created_at or timezone.now(),
+            )
+    except IntegrityError:
+        # Race: the same text was submitted concurrently and the other insert won.
+        winner = statement_find_duplicate(conversation=conversation, text=cleaned)
+        if winner is None:
+            raise
+        raise DuplicateStatement(
+            "This statement is already in the conversation: vote on it instead.",
+            existing_id=winner.pk,
+        ) from None

@@ -1,0 +1,80 @@
+"""Casting votes."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from deliberation.errors import ConversationClosed, InvalidInput, NotFound
+from deliberation.models import Participant, Statement, StatementStatus, Vote, VoteEvent, VoteValue
+from deliberation.models.votes import REASON_MAX_LENGTH
+
+
+def vote_clean_value(value: object) -> int:
+    """The vote value as -1, 0 or +1, or a clear error."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidInput("A vote is 1 (agree), -1 (disagree) or 0 (pass).", field="value")
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidInput(
+            "A vote is 1 (agree), -1 (disagree) or 0 (pass).", field="value"
+        ) from None
+    if number not in VoteValue.values:
+        raise InvalidInput(
+            f"A vote is 1 (agree), -1 (disagree) or 0 (pass), not {number}.", field="value"
+        )
+    return number
+
+
+def vote_cast(
+    *, participant: Participant, statement: Statement, value: object, reason: str = ""
+) -> Vote:
+    """Record a vote (or a change of vote) and log it.
+
+    Only accepted statements of the participant's own, open conversation take votes.
+    """
+    number = vote_clean_value(value)
+    reason = (reason or "").strip()
+    if len(reason) > REASON_MAX_LENGTH:
+        raise InvalidInput(
+            f"A reason can be at most {REASON_MAX_LENGTH} characters.", field="reason"
+        )
+    if statement.conversation_id != participant.conversation_id:
+        raise NotFound("No such statement in this conversation.", field="statement")
+    if statement.status != StatementStatus.ACCEPTED:
+        raise InvalidInput(
+            "This statement is not open for voting (it is "
+            f"{StatementStatus(statement.status).label.lower()}).",
+            field="statement",
+        )
+    conversation = statement.conversation
+    if not conversation.is_open:
+        raise ConversationClosed("This conversation is closed: it takes no new votes.")
+    now = timezone.now()
+    with transaction.atomic():
+        VoteEvent.objects.create(
+            conversation_id=conversation.pk,
+            participant=participant,
+            statement=statement,
+            value=number,
+            reason=reason,
+            created_at=now,
+        )
+        # Race: two votes by one participant on one statement at once. The unique
+        # constraint plus ON CONFLICT DO UPDATE turns them into one row holding the later
+        # value, with both events kept in the log above.
+        Vote.objects.bulk_create(
+            [
+                Vote(
+                    conversation_id=conversation.pk,
+                    participant=participant,
+                    statement=statement,
+                    value=number,
+                    reason=reason,
+                    updated_at=now,
+                )
+            ],
+            update_conflicts=True,
+            unique_fields=["participant", "statement"],
+            update_fields=["value", "reason", "updated_at"],
+        )
+    return Vote.objects.get(participant=participant, statement=statement)
