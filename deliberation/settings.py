@@ -140,6 +140,27 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "agora"
 
+# Live opinion groups (deliberation/services/recompute.py). A vote schedules a run after
+# DEBOUNCE_S so a burst becomes one run; a running run beats every HEARTBEAT_S and the
+# reaper hands it to another worker once its heartbeat is STALE_S old.
+AGORA_RECLUSTER = {
+    "DEBOUNCE_S": env.float("AGORA_RECLUSTER_DEBOUNCE_S", default=2.0),
+    "HEARTBEAT_S": env.float("AGORA_RECLUSTER_HEARTBEAT_S", default=10.0),
+    "STALE_S": env.float("AGORA_RECLUSTER_STALE_S", default=60.0),
+    "SWEEP_EVERY_S": env.float("AGORA_RECLUSTER_SWEEP_EVERY_S", default=30.0),
+    "KEEP_RECENT": env.int("AGORA_RECLUSTER_KEEP_RECENT", default=24),
+}
+CELERY_BEAT_SCHEDULE = {
+    "snapshots-reap": {
+        "task": "deliberation.tasks.snapshots_reap",
+        "schedule": AGORA_RECLUSTER["SWEEP_EVERY_S"],
+    },
+    "recompute-catch-up": {
+        "task": "deliberation.tasks.recompute_catch_up",
+        "schedule": AGORA_RECLUSTER["SWEEP_EVERY_S"],
+    },
+}
+
 # The AI assistant. The endpoint and key are the openai SDK's own OPENAI_BASE_URL and
 # OPENAI_API_KEY; with no endpoint configured the assistant runs its offline provider.
 AGORA_LLM = {

@@ -9,12 +9,16 @@ from deliberation.models.conversations import (
     Visibility,
     normalize_statement_text,
 )
+from deliberation.models.snapshots import POSITION_DTYPE, Snapshot, SnapshotStatus
 from deliberation.models.votes import Vote, VoteEvent, VoteValue
 
 __all__ = [
+    "POSITION_DTYPE",
     "Conversation",
     "ModerationMode",
     "Participant",
+    "Snapshot",
+    "SnapshotStatus",
     "Statement",
     "StatementStatus",
     "Visibility",
