@@ -28,6 +28,19 @@ class Visibility(models.TextChoices):
     PRIVATE = "private", "Private: moderators only"
 
 
+class AccessMode(models.TextChoices):
+    ANYONE = "anyone", "Anyone, anonymously"
+    INVITE = "invite", "Holders of the invite link"
+    XID_LIST = "xid_list", "Listed external ids"
+    LOGGED_IN = "logged_in", "Logged-in users"
+
+
+class ReportVisibility(models.TextChoices):
+    PUBLIC = "public", "Anyone who can see the conversation"
+    AFTER_CLOSE = "after_close", "Anyone, once the conversation has closed"
+    MODERATORS = "moderators", "Moderators only"
+
+
 class Conversation(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     topic = models.CharField(max_length=300)
@@ -51,9 +64,38 @@ class Conversation(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    opens_at = models.DateTimeField(
+        null=True, blank=True, help_text="Before this time only moderators can write."
+    )
+    closes_at = models.DateTimeField(
+        null=True, blank=True, help_text="From this time nobody can write."
+    )
+    show_groups = models.BooleanField(
+        default=True, help_text="Whether participants see the opinion groups."
+    )
+    report_visibility = models.CharField(
+        max_length=12, choices=ReportVisibility.choices, default=ReportVisibility.PUBLIC
+    )
+    access_mode = models.CharField(
+        max_length=10, choices=AccessMode.choices, default=AccessMode.ANYONE
+    )
+    invite_version = models.PositiveIntegerField(
+        default=1, help_text="Bumped to revoke every invite link handed out so far."
+    )
+    moderators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="moderated_conversations"
+    )
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(opens_at__isnull=True)
+                | models.Q(closes_at__isnull=True)
+                | models.Q(closes_at__gt=models.F("opens_at")),
+                name="conversation_closes_after_opening",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.topic
@@ -178,9 +220,11 @@ class Statement(models.Model):
 
 __all__ = [
     "STATEMENT_MAX_LENGTH",
+    "AccessMode",
     "Conversation",
     "ModerationMode",
     "Participant",
+    "ReportVisibility",
     "Statement",
     "StatementStatus",
     "Visibility",

@@ -1,7 +1,11 @@
 """Finding conversations and the statements a participant can see."""
 
+import enum
+from datetime import datetime
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from deliberation.errors import NotFound
 from deliberation.models import Conversation, Participant, Statement, StatementStatus, Visibility
@@ -15,10 +19,37 @@ def conversation_list_public() -> QuerySet[Conversation]:
 def conversation_can_moderate(
     *, conversation: Conversation, user: AbstractBaseUser | AnonymousUser | None
 ) -> bool:
-    """Whether this user may see a conversation whatever its visibility."""
+    """Whether this user may see and run a conversation whatever its visibility: staff, its
+    owner and its moderators."""
     if user is None or not user.is_authenticated:
         return False
-    return bool(getattr(user, "is_staff", False)) or conversation.owner_id == user.pk
+    if getattr(user, "is_staff", False) or conversation.owner_id == user.pk:
+        return True
+    return conversation.moderators.filter(pk=user.pk).exists()
+
+
+class WriteState(enum.Enum):
+    NOT_YET_OPEN = "not_yet_open"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+def conversation_write_state(
+    *, conversation: Conversation, now: datetime | None = None
+) -> WriteState:
+    """Whether the conversation takes writes now: the one place that decides it.
+
+    The moderator's manual ``is_open`` switch and the scheduled ``opens_at`` / ``closes_at``
+    window must all agree for it to be open.
+    """
+    now = now or timezone.now()
+    if not conversation.is_open or (
+        conversation.closes_at is not None and now >= conversation.closes_at
+    ):
+        return WriteState.CLOSED
+    if conversation.opens_at is not None and now < conversation.opens_at:
+        return WriteState.NOT_YET_OPEN
+    return WriteState.OPEN
 
 
 def conversation_get(

@@ -7,7 +7,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from deliberation.errors import (
-    ConversationClosed,
     DuplicateStatement,
     InvalidInput,
     PermissionDenied,
@@ -16,11 +15,14 @@ from deliberation.models import (
     Conversation,
     ModerationMode,
     Participant,
+    RateLimitAction,
     Statement,
     StatementStatus,
     normalize_statement_text,
 )
 from deliberation.models.conversations import STATEMENT_MAX_LENGTH
+from deliberation.services.access import access_check_write
+from deliberation.services.recompute import recompute_schedule
 
 
 def statement_clean_text(text: object) -> str:
@@ -65,13 +67,16 @@ def statement_create(
     overrides that, for importers that carry a moderation decision with them.
     """
     cleaned = statement_clean_text(text)
-    if not conversation.is_open:
-        raise ConversationClosed("This conversation is closed: it takes no new statements.")
     if author_participant is not None:
         if author_participant.conversation_id != conversation.pk:
             raise PermissionDenied("That participant belongs to another conversation.")
         if not conversation.participants_can_add:
             raise PermissionDenied("Participants cannot add statements to this conversation.")
+    access_check_write(
+        conversation=conversation,
+        participant=author_participant,
+        action=RateLimitAction.STATEMENT,
+    )
     if status is None:
         by_participant = author_participant is not None and author_user is None
         strict = conversation.moderation_mode == ModerationMode.STRICT
@@ -84,6 +89,7 @@ def statement_create(
         )
     try:
         with transaction.atomic():
+            recompute_schedule(conversation_id=conversation.pk)
             return Statement.objects.create(
                 conversation=conversation,
                 text=cleaned,

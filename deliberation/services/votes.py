@@ -3,9 +3,19 @@
 from django.db import transaction
 from django.utils import timezone
 
-from deliberation.errors import ConversationClosed, InvalidInput, NotFound
-from deliberation.models import Participant, Statement, StatementStatus, Vote, VoteEvent, VoteValue
+from deliberation.errors import InvalidInput, NotFound
+from deliberation.models import (
+    Participant,
+    RateLimitAction,
+    Statement,
+    StatementStatus,
+    Vote,
+    VoteEvent,
+    VoteValue,
+)
 from deliberation.models.votes import REASON_MAX_LENGTH
+from deliberation.services.access import access_check_write
+from deliberation.services.recompute import recompute_schedule
 
 
 def vote_clean_value(value: object) -> int:
@@ -47,8 +57,9 @@ def vote_cast(
             field="statement",
         )
     conversation = statement.conversation
-    if not conversation.is_open:
-        raise ConversationClosed("This conversation is closed: it takes no new votes.")
+    access_check_write(
+        conversation=conversation, participant=participant, action=RateLimitAction.VOTE
+    )
     now = timezone.now()
     with transaction.atomic():
         VoteEvent.objects.create(
@@ -77,4 +88,5 @@ def vote_cast(
             unique_fields=["participant", "statement"],
             update_fields=["value", "reason", "updated_at"],
         )
+        recompute_schedule(conversation_id=conversation.pk)
     return Vote.objects.get(participant=participant, statement=statement)
