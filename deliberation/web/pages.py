@@ -1,0 +1,125 @@
+"""What the participant pages show, assembled from the selectors.
+
+Reads only. The views render these and keep no rules of their own; the rules (who sees
+what, which statement comes next) stay in ``deliberation.selectors``.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from deliberation.models import Conversation, Participant, Statement, StatementStatus, Vote
+from deliberation.selectors.conversations import conversation_list_public, statement_list_visible
+from deliberation.selectors.routing import (
+    Progress,
+    participant_progress,
+    statement_next_for_participant,
+)
+
+
+def conversation_list_for_home() -> QuerySet[Conversation]:
+    """Public conversations, open ones first, with ``n_statements`` (accepted) and
+    ``n_participants`` (people who have voted).
+
+    Counted in subqueries: two joined Counts would multiply statements by votes.
+    """
+    accepted = (
+        Statement.objects.filter(conversation=OuterRef("pk"), status=StatementStatus.ACCEPTED)
+        .values("conversation")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    voters = (
+        Vote.objects.filter(conversation=OuterRef("pk"))
+        .values("conversation")
+        .annotate(n=Count("participant", distinct=True))
+        .values("n")
+    )
+    return (
+        conversation_list_public()
+        .annotate(
+            n_statements=Coalesce(Subquery(accepted, output_field=IntegerField()), 0),
+            n_participants=Coalesce(Subquery(voters, output_field=IntegerField()), 0),
+        )
+        .order_by("-is_open", "-created_at")
+    )
+
+
+@dataclass(frozen=True)
+class VotingCard:
+    """The statement on the card (None: nothing left to vote on) and the progress bar."""
+
+    statement: Statement | None
+    progress: Progress
+
+
+def voting_card(
+    *,
+    conversation: Conversation,
+    participant: Participant | None,
+    requested: object = None,
+) -> VotingCard:
+    """The card to show this participant.
+
+    ``requested`` (a statement id from a link or from the card the page already shows) is
+    kept when the participant can still vote on it; otherwise the routing draws the next.
+    """
+    if participant is None:
+        return VotingCard(
+            statement=None,
+            progress=Progress(
+                voted=0, available=statement_list_visible(conversation=conversation).count()
+            ),
+        )
+    progress = participant_progress(participant=participant)
+    if not conversation.is_open:
+        return VotingCard(statement=None, progress=progress)
+    statement = _unvoted_statement(participant=participant, requested=requested)
+    if statement is None:
+        statement = statement_next_for_participant(participant=participant)
+    return VotingCard(statement=statement, progress=progress)
+
+
+def _unvoted_statement(*, participant: Participant, requested: object) -> Statement | None:
+    try:
+        pk = int(str(requested))
+    except ValueError:
+        return None
+    return (
+        Statement.objects.filter(
+            conversation_id=participant.conversation_id,
+            pk=pk,
+            status=StatementStatus.ACCEPTED,
+        )
+        .exclude(votes__participant=participant)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class DuplicateOffer:
+    """The statement a refused duplicate collided with, as this participant may see it."""
+
+    statement: Statement
+    already_voted: bool
+
+    @property
+    def can_vote(self) -> bool:
+        return self.statement.status == StatementStatus.ACCEPTED and not self.already_voted
+
+
+def duplicate_offer(
+    *, conversation: Conversation, participant: Participant, existing_id: int
+) -> DuplicateOffer | None:
+    """What to offer instead of a duplicate, or None when the existing statement is hidden
+    from this participant (someone else's pending statement, or a rejected one)."""
+    existing = (
+        statement_list_visible(conversation=conversation, participant=participant)
+        .filter(pk=existing_id)
+        .first()
+    )
+    if existing is None:
+        return None
+    voted = Vote.objects.filter(participant=participant, statement=existing).exists()
+    return DuplicateOffer(statement=existing, already_voted=voted)

@@ -1,0 +1,186 @@
+"""The participant web UI: the home page and a conversation's voting page.
+
+Every write works twice over: htmx posts get the changed fragments back (the card, the
+progress bar, the add-statement form), plain form posts get a redirect or, on refusal, the
+whole page. Refusals are the services' AgoraErrors, shown next to the form with their
+status code, with what the person typed still in the field.
+"""
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from deliberation.errors import AgoraError, DuplicateStatement, NotFound
+from deliberation.identity import request_participant
+from deliberation.models import (
+    Conversation,
+    ModerationMode,
+    Participant,
+    Statement,
+    StatementStatus,
+)
+from deliberation.models.conversations import STATEMENT_MAX_LENGTH
+from deliberation.models.votes import REASON_MAX_LENGTH
+from deliberation.selectors.conversations import conversation_get, statement_get_in_conversation
+from deliberation.services.statements import statement_create
+from deliberation.services.votes import vote_cast
+from deliberation.web.pages import (
+    VotingCard,
+    conversation_list_for_home,
+    duplicate_offer,
+    voting_card,
+)
+
+CONVERSATION_TEMPLATE = "participate/conversation.html"
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "home.html", {"conversations": conversation_list_for_home()})
+
+
+@require_GET
+def conversation_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        conversation = conversation_get(slug=slug, user=request.user)
+    except NotFound as error:
+        return _error_page(request, error)
+    # The routing draws the card among what this participant has not voted on, so an open
+    # conversation identifies its visitor now rather than at their first vote.
+    participant = request_participant(request, conversation, create=conversation.is_open)
+    card = voting_card(
+        conversation=conversation,
+        participant=participant,
+        requested=request.GET.get("statement"),
+    )
+    return render(request, CONVERSATION_TEMPLATE, _context(conversation, card))
+
+
+@require_POST
+def vote(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        conversation = conversation_get(slug=slug, user=request.user)
+    except NotFound as error:
+        return _error_page(request, error)
+    participant = _writing_participant(request, conversation)
+    posted_statement = request.POST.get("statement")
+    try:
+        statement = statement_get_in_conversation(
+            conversation=conversation, statement_id=posted_statement
+        )
+        vote_cast(
+            participant=participant,
+            statement=statement,
+            value=request.POST.get("value"),
+            reason=request.POST.get("reason", ""),
+        )
+    except AgoraError as error:
+        card = voting_card(
+            conversation=conversation, participant=participant, requested=posted_statement
+        )
+        # The reason typed belongs to the statement it was typed for: keep it only when
+        # that statement is still the one on the card.
+        same_card = card.statement is not None and str(card.statement.pk) == posted_statement
+        context = _context(
+            conversation,
+            card,
+            vote_error=error,
+            reason_draft=request.POST.get("reason", "") if same_card else "",
+        )
+        return _refusal(request, "participate/_vote_result.html", context, error)
+    if not _is_htmx(request):
+        return redirect("web:conversation", slug=conversation.slug)
+    card = voting_card(conversation=conversation, participant=participant)
+    return render(
+        request, "participate/_vote_result.html", _context(conversation, card, voted=True)
+    )
+
+
+@require_POST
+def statement_add(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        conversation = conversation_get(slug=slug, user=request.user)
+    except NotFound as error:
+        return _error_page(request, error)
+    participant = _writing_participant(request, conversation)
+    text = request.POST.get("text", "")
+    # The statement on the card the page shows now, sent along by htmx so the answer can
+    # leave that card alone.
+    shown = request.POST.get("statement")
+    try:
+        statement = statement_create(
+            conversation=conversation, text=text, author_participant=participant
+        )
+    except AgoraError as error:
+        offer = (
+            duplicate_offer(
+                conversation=conversation,
+                participant=participant,
+                existing_id=error.existing_id,
+            )
+            if isinstance(error, DuplicateStatement)
+            else None
+        )
+        card = voting_card(conversation=conversation, participant=participant, requested=shown)
+        context = _context(
+            conversation, card, statement_error=error, statement_draft=text, duplicate=offer
+        )
+        return _refusal(request, "participate/_add_statement.html", context, error)
+    messages.success(request, _added_message(statement))
+    if not _is_htmx(request):
+        return redirect(reverse("web:conversation", args=[conversation.slug]) + "#add-statement")
+    card = voting_card(conversation=conversation, participant=participant, requested=shown)
+    # A page at its end state shows no card; a statement visible at once may give it one.
+    return render(
+        request,
+        "participate/_add_result.html",
+        _context(conversation, card, refresh_card=not shown),
+    )
+
+
+def _context(conversation: Conversation, card: VotingCard, **extra: Any) -> dict[str, Any]:
+    return {
+        "conversation": conversation,
+        "card": card,
+        "can_add": conversation.is_open and conversation.participants_can_add,
+        "strict": conversation.moderation_mode == ModerationMode.STRICT,
+        "statement_max_length": STATEMENT_MAX_LENGTH,
+        "reason_max_length": REASON_MAX_LENGTH,
+        **extra,
+    }
+
+
+def _writing_participant(request: HttpRequest, conversation: Conversation) -> Participant:
+    participant = request_participant(request, conversation, create=True)
+    assert participant is not None, "create=True always finds or makes one"
+    return participant
+
+
+def _refusal(
+    request: HttpRequest, fragment: str, context: dict[str, Any], error: AgoraError
+) -> HttpResponse:
+    """A refused write: the fragment for htmx, the whole page for a plain post."""
+    template = fragment if _is_htmx(request) else CONVERSATION_TEMPLATE
+    return render(request, template, context, status=error.status_code)
+
+
+def _added_message(statement: Statement) -> str:
+    if statement.status == StatementStatus.ACCEPTED:
+        return "Thank you: your statement is now in the conversation for others to vote on."
+    return "Thank you: your statement will appear to others once a moderator has reviewed it."
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _error_page(request: HttpRequest, error: AgoraError) -> HttpResponse:
+    response = render(request, "error.html", {"error": error}, status=error.status_code)
+    if _is_htmx(request):
+        # A fragment cannot say "this conversation is gone": reload, and the page will.
+        response["HX-Refresh"] = "true"
+    return response
