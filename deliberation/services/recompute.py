@@ -64,9 +64,9 @@ def snapshot_dispatch(*, snapshot_id: int, countdown: float = 0.0) -> None:
     from deliberation.tasks import snapshot_run_task  # The task module imports the services.
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        snapshot_run_task.apply(args=[snapshot_id])
+        snapshot_run_task.apply(args=(snapshot_id,))
     else:
-        snapshot_run_task.apply_async(args=[snapshot_id], countdown=max(countdown, 0.0))
+        snapshot_run_task.apply_async(args=(snapshot_id,), countdown=max(countdown, 0.0))
 
 
 def snapshot_dispatch_waiting(*, conversation_id: int) -> None:

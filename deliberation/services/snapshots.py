@@ -1,0 +1,386 @@
+"""Running a clustering snapshot: claim it, load the votes, compute, store, prune.
+
+A run is claimed with a conditional UPDATE (queued, or running with a stale heartbeat, to
+running) that also bumps ``attempt``; only the claimant whose attempt is still current may
+write results, so a redelivered task or a run handed to another worker never writes twice.
+"""
+
+import io
+import logging
+import threading
+import traceback
+from dataclasses import dataclass
+from datetime import timedelta
+from time import perf_counter
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, Max, OuterRef, Q
+from django.utils import timezone
+from psycopg import sql
+
+from clustering import Analysis, analyze
+from deliberation.models import (
+    POSITION_DTYPE,
+    Participant,
+    Snapshot,
+    SnapshotStatus,
+    Statement,
+    StatementStatus,
+    Vote,
+    VoteEvent,
+)
+from deliberation.services.recompute import snapshot_dispatch_waiting, snapshot_queue
+
+logger = logging.getLogger(__name__)
+
+# PostgreSQL binary COPY of (participant_id bigint, statement_id bigint, value smallint):
+# per row a field count, then each field's length and big-endian value.
+_COPY_ROW = np.dtype(
+    [
+        ("n_fields", ">i2"),
+        ("participant_len", ">i4"),
+        ("participant", ">i8"),
+        ("statement_len", ">i4"),
+        ("statement", ">i8"),
+        ("value_len", ">i4"),
+        ("value", ">i2"),
+    ]
+)
+_COPY_HEADER_BYTES = 19  # signature (11), flags (4), header extension length (4)
+_COPY_TRAILER_BYTES = 2
+
+_EMPTY_RESULTS: dict[str, Any] = {
+    "groups": [],
+    "statements": {},
+    "consensus": {"agree": [], "disagree": []},
+    "metrics": {
+        "silhouette": {},
+        "explained_variance": [],
+        "group_sizes": {},
+        "polarization": None,
+    },
+}
+
+
+@dataclass(frozen=True)
+class VoteInput:
+    """Everything one run feeds the clustering, read at one moment."""
+
+    watermark: int | None
+    participants: npt.NDArray[np.int64]
+    statements: npt.NDArray[np.int64]
+    values: npt.NDArray[np.int8]
+    moderated_out: list[int]
+    meta: list[int]
+    excluded: list[int]
+    previous_state: dict[str, Any] | None
+
+
+def snapshot_claim(*, snapshot_id: int) -> int | None:
+    """Take a snapshot for this worker: returns the attempt number won, or None if lost.
+
+    A queued snapshot is claimable when no other run of its conversation is running; a running
+    one is claimable once its heartbeat is stale (its worker died).
+    """
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=settings.AGORA_RECLUSTER["STALE_S"])
+    other_running = Snapshot.objects.filter(
+        conversation=OuterRef("conversation"), status=SnapshotStatus.RUNNING
+    ).exclude(pk=snapshot_id)
+    claimable = Snapshot.objects.filter(pk=snapshot_id).filter(
+        Q(status=SnapshotStatus.QUEUED)
+        | Q(status=SnapshotStatus.RUNNING, heartbeat_at__lt=stale_before)
+    )
+    try:
+        with transaction.atomic():
+            # Race: a task delivered twice, or the reaper and a redelivery, claim at once. The
+            # UPDATE re-checks its WHERE on the locked row, so exactly one claimant sees a row
+            # updated; snapshot_one_running backs the "no other run" condition.
+            won = claimable.exclude(Exists(other_running)).update(
+                status=SnapshotStatus.RUNNING,
+                attempt=F("attempt") + 1,
+                started_at=now,
+                heartbeat_at=now,
+                error="",
+            )
+    except IntegrityError:
+        return None
+    if not won:
+        return None
+    return Snapshot.objects.values_list("attempt", flat=True).get(pk=snapshot_id)
+
+
+class _Heartbeat:
+    """Beats the claimed snapshot from a side thread while the run computes.
+
+    The thread has its own database connection (Django's are per thread), closed when it
+    stops. The beat is conditional on the attempt, so a run taken over by another worker
+    stops looking alive.
+    """
+
+    def __init__(self, *, snapshot_id: int, attempt: int) -> None:
+        self._claimed = Snapshot.objects.filter(
+            pk=snapshot_id, status=SnapshotStatus.RUNNING, attempt=attempt
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(settings.AGORA_RECLUSTER["HEARTBEAT_S"]):
+                self._claimed.update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _votes_copy(conversation_id: int) -> npt.NDArray[Any]:
+    """All current votes of a conversation through one binary COPY (PostgreSQL)."""
+    query = sql.SQL(
+        "COPY (SELECT participant_id, statement_id, value FROM {} WHERE conversation_id = {})"
+        " TO STDOUT (FORMAT BINARY)"
+    ).format(sql.Identifier(Vote._meta.db_table), sql.Literal(conversation_id))
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor, cursor.cursor.copy(query) as copy:
+        for block in copy:
+            buffer.write(block)
+    raw = buffer.getbuffer()[_COPY_HEADER_BYTES : len(buffer.getbuffer()) - _COPY_TRAILER_BYTES]
+    return np.frombuffer(raw, dtype=_COPY_ROW)
+
+
+def _votes_load(
+    conversation_id: int,
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]:
+    if connection.vendor == "postgresql":
+        rows = _votes_copy(conversation_id)
+        return rows["participant"], rows["statement"], rows["value"]
+    flat = np.fromiter(
+        (
+            number
+            for row in Vote.objects.filter(conversation_id=conversation_id).values_list(
+                "participant_id", "statement_id", "value"
+            )
+            for number in row
+        ),
+        dtype=np.int64,
+    ).reshape(-1, 3)
+    return flat[:, 0], flat[:, 1], flat[:, 2]
+
+
+def snapshot_load_input(*, conversation_id: int) -> VoteInput:
+    """Read the votes and everything around them as of one moment.
+
+    On PostgreSQL the reads share one REPEATABLE READ transaction, so the watermark is exactly
+    the last vote event the loaded votes include.
+    """
+    # Only an outermost transaction can choose its isolation level (not a savepoint).
+    own_transaction = connection.vendor == "postgresql" and not connection.in_atomic_block
+    with transaction.atomic():
+        if own_transaction:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        watermark = VoteEvent.objects.filter(conversation_id=conversation_id).aggregate(
+            last=Max("id")
+        )["last"]
+        participants, statements, values = _votes_load(conversation_id)
+        by_status = Statement.objects.filter(conversation_id=conversation_id).values_list(
+            "pk", "status", "is_meta"
+        )
+        excluded = list(
+            Participant.objects.filter(conversation_id=conversation_id, excluded=True).values_list(
+                "pk", flat=True
+            )
+        )
+        previous_state = (
+            Snapshot.objects.filter(
+                conversation_id=conversation_id, status=SnapshotStatus.SUCCEEDED
+            )
+            .order_by("-id")
+            .values_list("state", flat=True)
+            .first()
+        )
+    pending = [pk for pk, status, _ in by_status if status == StatementStatus.PENDING]
+    if pending:
+        # Pending statements are not in the math: a statement moved back to pending keeps
+        # its votes in the table, but they wait for the moderator's decision.
+        keep = ~np.isin(statements, pending)
+        participants, statements, values = participants[keep], statements[keep], values[keep]
+    return VoteInput(
+        watermark=watermark,
+        participants=participants.astype(np.int64),
+        statements=statements.astype(np.int64),
+        values=values.astype(np.int8),
+        moderated_out=[pk for pk, status, _ in by_status if status == StatementStatus.REJECTED],
+        meta=[pk for pk, _, is_meta in by_status if is_meta],
+        excluded=excluded,
+        previous_state=previous_state,
+    )
+
+
+def _positions(analysis: Analysis) -> bytes:
+    packed = np.zeros(len(analysis.participant_ids), dtype=POSITION_DTYPE)
+    packed["participant"] = analysis.participant_ids
+    packed["group"] = analysis.group
+    packed["in_conv"] = analysis.in_conv
+    xy = np.nan_to_num(analysis.projection)
+    if xy.shape[1] > 0:
+        packed["x"] = xy[:, 0]
+    if xy.shape[1] > 1:
+        packed["y"] = xy[:, 1]
+    return packed.tobytes()
+
+
+def _results_fields(data: VoteInput) -> dict[str, Any]:
+    """The snapshot's result columns: computed by the clustering, or empty without votes."""
+    base = {"watermark": data.watermark, "n_votes": len(data.values)}
+    if not len(data.values):
+        return base | {
+            "n_participants": 0,
+            "n_in_conv": 0,
+            "n_statements": 0,
+            "k": 0,
+            "group_sizes": {},
+            "polarization": None,
+            "state": data.previous_state,
+            "results": _EMPTY_RESULTS,
+            "positions": b"",
+            "timings_ms": {},
+        }
+    analysis = analyze(
+        (data.participants, data.statements, data.values),
+        moderated_out=data.moderated_out,
+        meta=data.meta,
+        excluded=data.excluded,
+        previous_state=data.previous_state,
+    )
+    results = analysis.to_dict()
+    # Positions are stored packed in their own column; the JSON keeps the rest.
+    del results["participants"]
+    timings_ms = results.pop("timings_ms")
+    return base | {
+        "n_participants": len(analysis.participant_ids),
+        "n_in_conv": int(analysis.in_conv.sum()),
+        "n_statements": len(analysis.statements.ids),
+        "k": analysis.k,
+        "group_sizes": results["metrics"]["group_sizes"],
+        "polarization": results["metrics"]["polarization"],
+        "state": analysis.state,
+        "results": results,
+        "positions": _positions(analysis),
+        "timings_ms": timings_ms,
+    }
+
+
+def snapshot_compute(*, snapshot_id: int, attempt: int, conversation_id: int) -> bool:
+    """Load, compute and store one claimed run. Returns whether its results were written.
+
+    A failure is stored on the snapshot as its error and never raised: the run is over, and
+    the next trigger starts a fresh one.
+    """
+    claimed = Snapshot.objects.filter(
+        pk=snapshot_id, status=SnapshotStatus.RUNNING, attempt=attempt
+    )
+    started = perf_counter()
+    try:
+        with _Heartbeat(snapshot_id=snapshot_id, attempt=attempt):
+            data = snapshot_load_input(conversation_id=conversation_id)
+            loaded = perf_counter()
+            fields = _results_fields(data)
+            computed = perf_counter()
+        fields["timings_ms"] = {
+            "load": (loaded - started) * 1000.0,
+            "compute": (computed - loaded) * 1000.0,
+            **{f"clustering_{step}": ms for step, ms in fields["timings_ms"].items()},
+        }
+        with transaction.atomic():
+            written = claimed.update(
+                status=SnapshotStatus.SUCCEEDED, finished_at=timezone.now(), **fields
+            )
+    except Exception as exc:
+        logger.exception("snapshot %s of conversation %s failed", snapshot_id, conversation_id)
+        error = "".join(traceback.format_exception_only(exc)).strip()
+        claimed.update(status=SnapshotStatus.FAILED, finished_at=timezone.now(), error=error)
+        return False
+    if not written:
+        logger.warning("snapshot %s was taken over by another worker; results dropped", snapshot_id)
+    return bool(written)
+
+
+def snapshot_run(*, snapshot_id: int) -> Snapshot | None:
+    """Claim and run a snapshot, then start whatever waits behind it.
+
+    Safe to call any number of times for one snapshot: only one call computes. Returns the
+    snapshot when this call ran it, None when another worker has it or it is finished.
+    """
+    attempt = snapshot_claim(snapshot_id=snapshot_id)
+    if attempt is None:
+        return None
+    conversation_id = Snapshot.objects.values_list("conversation_id", flat=True).get(pk=snapshot_id)
+    succeeded = snapshot_compute(
+        snapshot_id=snapshot_id, attempt=attempt, conversation_id=conversation_id
+    )
+    if succeeded:
+        snapshot_prune(conversation_id=conversation_id)
+    snapshot_dispatch_waiting(conversation_id=conversation_id)
+    snapshot = Snapshot.objects.defer("state", "results", "positions").get(pk=snapshot_id)
+    if (
+        succeeded
+        and VoteEvent.objects.filter(
+            conversation_id=conversation_id, id__gt=snapshot.watermark or 0
+        ).exists()
+    ):
+        # Votes that arrived during the run normally queued a run themselves; this covers a
+        # trigger that was lost on the way.
+        snapshot_queue(conversation_id=conversation_id)
+    return snapshot
+
+
+def snapshot_prune(*, conversation_id: int) -> int:
+    """Bound a conversation's history; returns how many snapshots were deleted.
+
+    Keeps the ``KEEP_RECENT`` newest finished snapshots, then one succeeded snapshot per hour
+    for the last week and one per day before that, so trends can still be drawn. The latest
+    succeeded snapshot, and queued or running ones, are never deleted.
+    """
+    keep_recent = settings.AGORA_RECLUSTER["KEEP_RECENT"]
+    finished = list(
+        Snapshot.objects.filter(
+            conversation_id=conversation_id,
+            status__in=[SnapshotStatus.SUCCEEDED, SnapshotStatus.FAILED],
+        )
+        .order_by("-id")
+        .values_list("pk", "status", "created_at")
+    )
+    week_ago = timezone.now() - timedelta(days=7)
+    kept_buckets: set[tuple[int, int, int, int]] = set()
+    doomed = []
+    latest_succeeded_seen = False
+    for position, (pk, status, created_at) in enumerate(finished):
+        succeeded = status == SnapshotStatus.SUCCEEDED
+        bucket = (
+            created_at.year,
+            created_at.month,
+            created_at.day,
+            created_at.hour if created_at >= week_ago else -1,
+        )
+        first_succeeded = succeeded and not latest_succeeded_seen
+        latest_succeeded_seen = latest_succeeded_seen or succeeded
+        if first_succeeded or position < keep_recent or (succeeded and bucket not in kept_buckets):
+            if succeeded:
+                kept_buckets.add(bucket)
+            continue
+        doomed.append(pk)
+    if doomed:
+        Snapshot.objects.filter(pk__in=doomed).delete()
+    return len(doomed)

@@ -1,0 +1,30 @@
+"""Celery tasks. Thin: each takes ids and calls one service; each is safe to run twice.
+
+Start a worker with ``celery -A deliberation worker -l info`` and the periodic tasks with
+``celery -A deliberation beat -l info``.
+"""
+
+from celery import shared_task
+
+from deliberation.services.recompute import recompute_catch_up as _recompute_catch_up
+from deliberation.services.recompute import snapshots_reap as _snapshots_reap
+from deliberation.services.snapshots import snapshot_run
+
+
+@shared_task(name="deliberation.tasks.snapshot_run")
+def snapshot_run_task(snapshot_id: int) -> int | None:
+    """Run one clustering snapshot; a redelivered or duplicate task finds it claimed."""
+    snapshot = snapshot_run(snapshot_id=snapshot_id)
+    return None if snapshot is None else snapshot.pk
+
+
+@shared_task(name="deliberation.tasks.snapshots_reap")
+def snapshots_reap() -> list[int]:
+    """Periodic: requeue runs whose worker died and resend stranded queued runs."""
+    return _snapshots_reap()
+
+
+@shared_task(name="deliberation.tasks.recompute_catch_up")
+def recompute_catch_up() -> list[int]:
+    """Periodic: schedule conversations whose votes are ahead of their latest snapshot."""
+    return _recompute_catch_up()

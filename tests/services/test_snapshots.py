@@ -1,0 +1,222 @@
+from typing import Any
+
+import numpy as np
+import pytest
+
+from deliberation.models import (
+    Snapshot,
+    SnapshotStatus,
+    Statement,
+    StatementStatus,
+    Vote,
+    VoteEvent,
+)
+from deliberation.services import snapshots as snapshots_service
+from deliberation.services.snapshots import (
+    snapshot_claim,
+    snapshot_compute,
+    snapshot_load_input,
+    snapshot_prune,
+    snapshot_run,
+)
+from tests.factories import ConversationFactory
+from tests.snapshot_data import two_camps, votes_write
+
+pytestmark = pytest.mark.django_db
+
+
+def _queued(conversation_id: int) -> Snapshot:
+    return Snapshot.objects.create(conversation_id=conversation_id)
+
+
+def test_run_stores_groups_positions_and_the_last_vote_as_watermark() -> None:
+    camps = two_camps()
+    snapshot = snapshot_run(snapshot_id=_queued(camps.conversation.pk).pk)
+
+    assert snapshot is not None
+    snapshot.refresh_from_db()
+    assert snapshot.status == SnapshotStatus.SUCCEEDED
+    assert snapshot.watermark == VoteEvent.objects.order_by("-id").first().pk  # type: ignore[union-attr]
+    assert (snapshot.n_participants, snapshot.n_statements, snapshot.n_votes) == (24, 8, 192)
+    assert snapshot.k == 2
+    positions = snapshot.positions_array()
+    group_of = dict(
+        zip(positions["participant"].tolist(), positions["group"].tolist(), strict=True)
+    )
+    assert len({group_of[p.pk] for p in camps.camp_a}) == 1
+    assert len({group_of[p.pk] for p in camps.camp_b}) == 1
+    assert group_of[camps.camp_a[0].pk] != group_of[camps.camp_b[0].pk]
+    shared = str(camps.statements[-1].pk)
+    assert shared in [item["statement"] for item in snapshot.results["consensus"]["agree"]]  # type: ignore[index]
+    assert {"load", "compute"} <= set(snapshot.timings_ms)
+
+
+def test_a_snapshot_is_claimed_once_and_a_second_run_computes_nothing() -> None:
+    camps = two_camps(per_camp=4)
+    queued = _queued(camps.conversation.pk)
+
+    assert snapshot_claim(snapshot_id=queued.pk) == 1
+    assert snapshot_claim(snapshot_id=queued.pk) is None
+    assert snapshot_run(snapshot_id=queued.pk) is None
+
+
+def test_queued_run_waits_while_another_run_of_the_conversation_is_running() -> None:
+    camps = two_camps(per_camp=4)
+    running = _queued(camps.conversation.pk)
+    assert snapshot_claim(snapshot_id=running.pk) == 1
+    waiting = _queued(camps.conversation.pk)
+
+    assert snapshot_claim(snapshot_id=waiting.pk) is None
+    waiting.refresh_from_db()
+    assert waiting.status == SnapshotStatus.QUEUED
+
+
+def test_crash_marks_the_snapshot_failed_with_its_error_and_the_next_run_recovers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    camps = two_camps(per_camp=4)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise MemoryError("out of memory in the PCA")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(snapshots_service, "analyze", broken)
+        failed = snapshot_run(snapshot_id=_queued(camps.conversation.pk).pk)
+    assert failed is not None
+    assert failed.status == SnapshotStatus.FAILED
+    assert failed.error == "MemoryError: out of memory in the PCA"
+
+    recovered = snapshot_run(snapshot_id=_queued(camps.conversation.pk).pk)
+    assert recovered is not None
+    assert recovered.status == SnapshotStatus.SUCCEEDED
+
+
+def test_run_taken_over_by_another_worker_does_not_write_its_results() -> None:
+    camps = two_camps(per_camp=4)
+    snapshot = _queued(camps.conversation.pk)
+    first = snapshot_claim(snapshot_id=snapshot.pk)
+    assert first == 1
+    # The reaper found the first worker's heartbeat stale and another worker reclaimed it.
+    Snapshot.objects.filter(pk=snapshot.pk).update(attempt=2)
+
+    written = snapshot_compute(
+        snapshot_id=snapshot.pk, attempt=first, conversation_id=camps.conversation.pk
+    )
+
+    assert written is False
+    snapshot.refresh_from_db()
+    assert (snapshot.status, snapshot.results) == (SnapshotStatus.RUNNING, None)
+
+
+def test_input_leaves_out_pending_statements_and_names_excluded_rejected_and_meta() -> None:
+    camps = two_camps(per_camp=4)
+    rejected, meta, pending = camps.statements[:3]
+    Statement.objects.filter(pk=rejected.pk).update(status=StatementStatus.REJECTED)
+    Statement.objects.filter(pk=meta.pk).update(is_meta=True)
+    Statement.objects.filter(pk=pending.pk).update(status=StatementStatus.PENDING)
+    banned = camps.camp_a[0]
+    banned.excluded = True
+    banned.save()
+
+    data = snapshot_load_input(conversation_id=camps.conversation.pk)
+
+    assert pending.pk not in data.statements
+    assert len(data.values) == 8 * 7
+    assert (data.moderated_out, data.meta, data.excluded) == ([rejected.pk], [meta.pk], [banned.pk])
+    assert sorted(set(data.values.tolist())) == [-1, 1]
+
+
+def test_bulk_load_reads_exactly_the_current_votes() -> None:
+    camps = two_camps(per_camp=3, n_statements=4)
+    votes_write([(camps.camp_a[0], camps.statements[0], 0)])  # a re-vote: the last one counts
+
+    data = snapshot_load_input(conversation_id=camps.conversation.pk)
+
+    loaded = sorted(
+        zip(data.participants.tolist(), data.statements.tolist(), data.values.tolist(), strict=True)
+    )
+    expected = sorted(
+        Vote.objects.filter(conversation=camps.conversation).values_list(
+            "participant_id", "statement_id", "value"
+        )
+    )
+    assert loaded == expected
+    assert data.watermark == VoteEvent.objects.order_by("-id").first().pk  # type: ignore[union-attr]
+
+
+def test_each_run_starts_from_the_previous_succeeded_state_and_keeps_group_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    camps = two_camps()
+    first = snapshot_run(snapshot_id=_queued(camps.conversation.pk).pk)
+    assert first is not None
+    first.refresh_from_db()
+    seen_states: list[object] = []
+    real = snapshots_service.analyze
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen_states.append(kwargs["previous_state"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(snapshots_service, "analyze", spy)
+    votes_write([(camps.camp_a[0], camps.statements[0], 0)])
+    second = snapshot_run(snapshot_id=_queued(camps.conversation.pk).pk)
+    assert second is not None
+    second.refresh_from_db()
+
+    assert seen_states == [first.state]
+    before = dict(
+        zip(*(first.positions_array()[f].tolist() for f in ("participant", "group")), strict=True)
+    )
+    after = dict(
+        zip(*(second.positions_array()[f].tolist() for f in ("participant", "group")), strict=True)
+    )
+    assert before == after
+
+
+def test_conversation_without_votes_gets_an_empty_succeeded_snapshot() -> None:
+    conversation = ConversationFactory.create()
+    snapshot = snapshot_run(snapshot_id=_queued(conversation.pk).pk)
+
+    assert snapshot is not None
+    snapshot.refresh_from_db()
+    assert (snapshot.status, snapshot.k, snapshot.watermark) == (SnapshotStatus.SUCCEEDED, 0, None)
+    assert snapshot.results is not None and snapshot.results["groups"] == []
+    assert len(snapshot.positions_array()) == 0
+
+
+def test_prune_bounds_history_but_keeps_the_latest_succeeded_and_live_runs(
+    settings: Any,
+) -> None:
+    settings.AGORA_RECLUSTER = {**settings.AGORA_RECLUSTER, "KEEP_RECENT": 3}
+    conversation = ConversationFactory.create()
+    latest_succeeded = Snapshot.objects.create(
+        conversation=conversation, status=SnapshotStatus.SUCCEEDED
+    )
+    for _ in range(6):
+        Snapshot.objects.create(conversation=conversation, status=SnapshotStatus.FAILED)
+    queued = Snapshot.objects.create(conversation=conversation, status=SnapshotStatus.QUEUED)
+
+    deleted = snapshot_prune(conversation_id=conversation.pk)
+
+    remaining = set(Snapshot.objects.filter(conversation=conversation).values_list("pk", flat=True))
+    assert deleted == 3
+    assert {latest_succeeded.pk, queued.pk} <= remaining
+    assert len(remaining) == 5
+
+
+def test_prune_thins_old_succeeded_snapshots_to_one_per_hour() -> None:
+    conversation = ConversationFactory.create()
+    created = [
+        Snapshot.objects.create(conversation=conversation, status=SnapshotStatus.SUCCEEDED)
+        for _ in range(30)
+    ]
+    snapshot_prune(conversation_id=conversation.pk)
+
+    remaining = list(
+        Snapshot.objects.filter(conversation=conversation).values_list("pk", flat=True)
+    )
+    # All were made within the same hour: the 24 most recent stay, and the bucket they share
+    # already has its representative.
+    assert sorted(remaining) == sorted(s.pk for s in created[-24:])
+    assert np.all(np.diff(sorted(remaining)) == 1)
