@@ -1,0 +1,208 @@
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from deliberation.models import Snapshot, SnapshotStatus, VoteEvent
+from deliberation.services import recompute
+from deliberation.services.recompute import (
+    recompute_catch_up,
+    recompute_schedule,
+    snapshots_reap,
+)
+from deliberation.services.snapshots import snapshot_claim
+from deliberation.services.votes import vote_cast
+from tests.factories import ConversationFactory, ParticipantFactory, StatementFactory
+from tests.snapshot_data import two_camps
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def dispatched(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The snapshot ids whose task was sent, instead of running them."""
+    sent: list[int] = []
+
+    def record(*, snapshot_id: int, countdown: float = 0.0) -> None:
+        sent.append(snapshot_id)
+
+    monkeypatch.setattr(recompute, "snapshot_dispatch", record)
+    return sent
+
+
+def test_schedule_waits_for_the_commit_then_queues_one_run(
+    dispatched: list[int], django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    conversation = ConversationFactory.create()
+    with django_capture_on_commit_callbacks(execute=True):
+        recompute_schedule(conversation_id=conversation.pk)
+        assert not Snapshot.objects.exists()
+
+    queued = Snapshot.objects.get(conversation=conversation)
+    assert queued.status == SnapshotStatus.QUEUED
+    assert dispatched == [queued.pk]
+
+
+def test_a_burst_of_triggers_coalesces_into_one_queued_run(
+    dispatched: list[int], django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    conversation = ConversationFactory.create()
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(50):
+            recompute_schedule(conversation_id=conversation.pk)
+
+    assert Snapshot.objects.filter(conversation=conversation).count() == 1
+    assert len(dispatched) == 1
+
+
+def test_a_trigger_while_a_run_is_running_queues_exactly_one_more(
+    dispatched: list[int], django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    conversation = ConversationFactory.create()
+    running = Snapshot.objects.create(conversation=conversation)
+    snapshot_claim(snapshot_id=running.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            recompute_schedule(conversation_id=conversation.pk)
+
+    statuses = sorted(Snapshot.objects.values_list("status", flat=True))
+    assert statuses == [SnapshotStatus.QUEUED, SnapshotStatus.RUNNING]
+
+
+def test_a_rolled_back_write_schedules_nothing(
+    dispatched: list[int], django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    conversation = ConversationFactory.create()
+    with django_capture_on_commit_callbacks(execute=True):
+        try:
+            with transaction.atomic():
+                recompute_schedule(conversation_id=conversation.pk)
+                raise RuntimeError("the vote failed")
+        except RuntimeError:
+            pass
+
+    assert not Snapshot.objects.exists()
+    assert dispatched == []
+
+
+def test_without_a_broker_a_vote_is_clustered_in_process_after_commit(
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    camps = two_camps(per_camp=4)
+    late = ParticipantFactory.create(conversation=camps.conversation)
+    with django_capture_on_commit_callbacks(execute=True):
+        vote_cast(participant=late, statement=camps.statements[0], value=1)
+
+    snapshot = Snapshot.objects.get(conversation=camps.conversation)
+    assert snapshot.status == SnapshotStatus.SUCCEEDED
+    assert snapshot.watermark == VoteEvent.objects.latest("id").pk
+
+
+def test_without_a_broker_a_failing_run_does_not_break_the_vote(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    from deliberation.services import snapshots
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ValueError("singular matrix")
+
+    monkeypatch.setattr(snapshots, "analyze", broken)
+    camps = two_camps(per_camp=4)
+    late = ParticipantFactory.create(conversation=camps.conversation)
+    with django_capture_on_commit_callbacks(execute=True):
+        vote = vote_cast(participant=late, statement=camps.statements[0], value=-1)
+
+    assert vote.value == -1
+    snapshot = Snapshot.objects.get(conversation=camps.conversation)
+    assert (snapshot.status, snapshot.error) == (
+        SnapshotStatus.FAILED,
+        "ValueError: singular matrix",
+    )
+
+
+def test_a_new_statement_schedules_a_run(
+    dispatched: list[int], django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    from deliberation.services.statements import statement_create
+
+    conversation = ConversationFactory.create()
+    with django_capture_on_commit_callbacks(execute=True):
+        statement_create(conversation=conversation, text="Plant more trees on main street.")
+
+    assert Snapshot.objects.filter(conversation=conversation, status=SnapshotStatus.QUEUED).exists()
+
+
+def test_catch_up_schedules_only_conversations_whose_votes_are_ahead(dispatched: list[int]) -> None:
+    behind = two_camps(per_camp=2)
+    up_to_date = two_camps(per_camp=2)
+    Snapshot.objects.create(
+        conversation=up_to_date.conversation,
+        status=SnapshotStatus.SUCCEEDED,
+        watermark=VoteEvent.objects.filter(conversation=up_to_date.conversation).latest("id").pk,
+    )
+    Snapshot.objects.create(
+        conversation=behind.conversation, status=SnapshotStatus.SUCCEEDED, watermark=1
+    )
+    busy = two_camps(per_camp=2)
+    Snapshot.objects.create(conversation=busy.conversation, status=SnapshotStatus.QUEUED)
+    ConversationFactory.create()  # no votes at all
+
+    assert recompute_catch_up() == [behind.conversation.pk]
+    assert len(dispatched) == 1
+
+
+def _running(conversation_id: int, *, beat_age_s: float) -> Snapshot:
+    snapshot = Snapshot.objects.create(conversation_id=conversation_id)
+    snapshot_claim(snapshot_id=snapshot.pk)
+    Snapshot.objects.filter(pk=snapshot.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=beat_age_s)
+    )
+    return snapshot
+
+
+def test_reaper_queues_again_a_run_whose_heartbeat_went_stale(dispatched: list[int]) -> None:
+    conversation = ConversationFactory.create()
+    lost = _running(conversation.pk, beat_age_s=3600)
+    alive = _running(ConversationFactory.create().pk, beat_age_s=1)
+
+    assert snapshots_reap() == [lost.pk]
+
+    lost.refresh_from_db()
+    alive.refresh_from_db()
+    assert (lost.status, alive.status) == (SnapshotStatus.QUEUED, SnapshotStatus.RUNNING)
+    assert snapshot_claim(snapshot_id=lost.pk) == 2
+
+
+def test_reaper_closes_a_lost_run_when_a_newer_run_is_already_queued(
+    dispatched: list[int],
+) -> None:
+    conversation = ConversationFactory.create()
+    lost = _running(conversation.pk, beat_age_s=3600)
+    newer = Snapshot.objects.create(conversation=conversation)
+
+    snapshots_reap()
+
+    lost.refresh_from_db()
+    assert lost.status == SnapshotStatus.FAILED
+    assert "Worker lost" in lost.error
+    assert dispatched == [newer.pk]
+
+
+def test_reaper_resends_a_queued_run_whose_task_was_lost(dispatched: list[int]) -> None:
+    stranded = Snapshot.objects.create(
+        conversation=ConversationFactory.create(),
+        created_at=timezone.now() - timedelta(hours=1),
+    )
+    Snapshot.objects.create(conversation=ConversationFactory.create())  # fresh: left alone
+
+    assert snapshots_reap() == [stranded.pk]
+
+
+def test_a_stale_running_run_can_be_claimed_by_a_redelivered_task() -> None:
+    statement = StatementFactory.create()
+    lost = _running(statement.conversation_id, beat_age_s=3600)
+
+    assert snapshot_claim(snapshot_id=lost.pk) == 2
