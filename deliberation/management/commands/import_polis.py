@@ -1,0 +1,49 @@
+"""``manage.py import_polis DIR --slug SLUG``: bring a Polis export into Agora."""
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from deliberation.errors import AgoraError
+from deliberation.models import Visibility
+from deliberation.services.polis_import import polis_import
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a Polis export folder (comments.csv, votes.csv or participants-votes.csv, "
+        "summary.csv) into the conversation SLUG, creating it if needed. Safe to run again: "
+        "only what is missing is added. A malformed file is refused as a whole with one "
+        "line naming the file and line (exit status 2)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("directory", type=Path, help="the Polis export folder")
+        parser.add_argument("--slug", required=True, help="the conversation's slug in Agora")
+        parser.add_argument("--topic", help="use this topic instead of the export's")
+        parser.add_argument(
+            "--visibility",
+            choices=Visibility.values,
+            default=Visibility.PUBLIC,
+            help="visibility of a newly created conversation (default: public)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            result = polis_import(
+                directory=options["directory"],
+                slug=options["slug"],
+                topic=options["topic"],
+                visibility=options["visibility"],
+            )
+        except AgoraError as error:
+            raise CommandError(error.message, returncode=2) from error
+        for warning in result.warnings:
+            self.stderr.write(f"warning: {warning}")
+        verb = "Created" if result.created else "Updated"
+        self.stdout.write(
+            f"{verb} {result.conversation.slug!r}: added {result.participants_added} "
+            f"participants, {result.statements_added} statements, "
+            f"{result.vote_events_added} vote events; wrote {result.votes_written} votes."
+        )

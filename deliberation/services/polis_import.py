@@ -1,0 +1,338 @@
+"""Importing a Polis export folder into a conversation.
+
+The import only ever adds: participants and statements missing from the conversation, vote
+events not yet logged, and latest votes that are newer than what the conversation holds.
+What is already there (a statement's moderation, a conversation's topic) is left alone, so
+running an import twice changes nothing and a moderator's later decisions survive a
+re-import of a newer export.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
+from django.db import IntegrityError, connection, transaction
+
+from deliberation.errors import Conflict, InvalidInput
+from deliberation.models import (
+    Conversation,
+    ModerationMode,
+    Participant,
+    Statement,
+    StatementStatus,
+    Visibility,
+    Vote,
+    VoteEvent,
+    normalize_statement_text,
+)
+from deliberation.models.conversations import STATEMENT_MAX_LENGTH
+from deliberation.polis_format import (
+    COMMENTS_FILE,
+    SUMMARY_FILE,
+    PolisExport,
+    PolisFormatError,
+    ms_to_datetime,
+    polis_read,
+)
+
+BATCH_SIZE = 5000
+_STATUS_BY_MODERATED = {
+    1: StatementStatus.ACCEPTED,
+    0: StatementStatus.PENDING,
+    -1: StatementStatus.REJECTED,
+}
+_TOPIC_MAX_LENGTH = Conversation._meta.get_field("topic").max_length or 300
+_SLUG_MAX_LENGTH = Conversation._meta.get_field("slug").max_length or 100
+
+
+@dataclass(frozen=True)
+class PolisImportResult:
+    conversation: Conversation
+    created: bool
+    participants_added: int
+    statements_added: int
+    vote_events_added: int
+    votes_written: int
+    warnings: tuple[str, ...]
+
+
+def polis_import(
+    *,
+    directory: Path,
+    slug: str,
+    topic: str | None = None,
+    visibility: str = Visibility.PUBLIC,
+) -> PolisImportResult:
+    """Import the export in ``directory`` into the conversation ``slug``, creating it (strict
+    moderation, ``visibility``) when it does not exist yet.
+
+    Every file is read and validated before the first write, and the writes share one
+    transaction: a malformed folder raises PolisFormatError (an InvalidInput naming the file
+    and line) and leaves the database exactly as it was. ``topic`` overrides the export's.
+    """
+    try:
+        validate_slug(slug)
+    except ValidationError:
+        raise InvalidInput(
+            f"{slug!r} is not a valid slug (letters, digits, hyphens, underscores).",
+            field="slug",
+        ) from None
+    if len(slug) > _SLUG_MAX_LENGTH:
+        raise InvalidInput(f"A slug can be at most {_SLUG_MAX_LENGTH} characters.", field="slug")
+    if visibility not in Visibility.values:
+        raise InvalidInput(
+            f"Visibility must be one of {', '.join(Visibility.values)}.", field="visibility"
+        )
+    export = polis_read(directory)
+    topic = (topic or "").strip() or export.topic
+    if not topic:
+        raise PolisFormatError(
+            export.path(SUMMARY_FILE), None, "no topic (missing file or 'topic' row); give one"
+        )
+    if len(topic) > _TOPIC_MAX_LENGTH:
+        raise InvalidInput(
+            f"A topic can be at most {_TOPIC_MAX_LENGTH} characters (this one has {len(topic)}).",
+            field="topic",
+        )
+    try:
+        with transaction.atomic():
+            return _import(export=export, slug=slug, topic=topic, visibility=visibility)
+    except IntegrityError:
+        # Race: a participant added a statement with the same text as an imported comment,
+        # or another import created this conversation, between our reads and our inserts.
+        raise Conflict(
+            f"Conversation {slug!r} changed while it was being imported; nothing was "
+            "imported. Run the import again."
+        ) from None
+
+
+def _import(*, export: PolisExport, slug: str, topic: str, visibility: str) -> PolisImportResult:
+    # Race: two imports into one conversation at once would each add the rows the other is
+    # adding. The row lock makes the second wait and then see the first one's rows.
+    conversation = Conversation.objects.select_for_update().filter(slug=slug).first()
+    created = conversation is None
+    if conversation is None:
+        conversation = Conversation.objects.create(
+            slug=slug,
+            topic=topic,
+            description=export.description,
+            moderation_mode=ModerationMode.STRICT,
+            visibility=visibility,
+        )
+    participant_ids, participants_added = _participants_add(
+        conversation=conversation, export=export
+    )
+    statement_ids, statements_added, warnings = _statements_add(
+        conversation=conversation, export=export, participant_ids=participant_ids
+    )
+    events = _events(export=export, participant_ids=participant_ids, statement_ids=statement_ids)
+    logged_before = _vote_event_last_id(conversation)
+    vote_events_added = _vote_events_add(conversation=conversation, events=events)
+    votes_written = _votes_update(conversation=conversation, logged_after=logged_before)
+    return PolisImportResult(
+        conversation=conversation,
+        created=created,
+        participants_added=participants_added,
+        statements_added=statements_added,
+        vote_events_added=vote_events_added,
+        votes_written=votes_written,
+        warnings=tuple(warnings),
+    )
+
+
+def _participant_xids(conversation: Conversation) -> dict[str, int]:
+    rows = Participant.objects.filter(conversation=conversation).values_list("xid", "id")
+    return {xid: pk for xid, pk in rows if xid is not None}
+
+
+def _participants_add(
+    *, conversation: Conversation, export: PolisExport
+) -> tuple[dict[int, int], int]:
+    """Polis participant id → participant database id, adding the missing ones (voters and
+    authors), and how many were added. Polis ids become ``xid``s."""
+    polis_ids = set(export.votes.voter_ids.tolist())
+    polis_ids.update(c.author_id for c in export.comments if c.author_id is not None)
+    existing = _participant_xids(conversation)
+    missing = sorted(polis_id for polis_id in polis_ids if str(polis_id) not in existing)
+    if missing:
+        # Race: someone may give a participant one of these xids meanwhile (the API's
+        # participant_get_or_create); ON CONFLICT DO NOTHING on participant_unique_xid keeps
+        # one participant per xid and the re-read below picks whichever row won.
+        Participant.objects.bulk_create(
+            [Participant(conversation=conversation, xid=str(polis_id)) for polis_id in missing],
+            batch_size=BATCH_SIZE,
+            ignore_conflicts=True,
+        )
+    by_xid = _participant_xids(conversation) if missing else existing
+    ids = {polis_id: by_xid[str(polis_id)] for polis_id in polis_ids}
+    return ids, len(by_xid) - len(existing)
+
+
+def disambiguated_text_key(text_key: str, external_id: str) -> str:
+    """A text key for a statement whose text another statement of its conversation already
+    has (ignoring case and spacing).
+
+    Polis allows such twins, but Agora's unique (conversation, text_key) constraint would
+    refuse the second one and its votes would be lost. The suffix starts with a newline,
+    which normalize_statement_text never leaves in a key, so the result cannot collide with
+    any ordinary key; the external id is unique per conversation, so it cannot collide with
+    another twin either.
+    """
+    suffix = f"\nexternal id {external_id}"
+    return text_key[: STATEMENT_MAX_LENGTH - len(suffix)] + suffix
+
+
+def _statements_add(
+    *, conversation: Conversation, export: PolisExport, participant_ids: dict[int, int]
+) -> tuple[dict[int, int], int, list[str]]:
+    """Polis comment id → statement database id, adding the comments not imported yet (those
+    whose comment id is no statement's external id), their count, and warnings."""
+    existing = list(
+        Statement.objects.filter(conversation=conversation).values_list(
+            "id", "external_id", "text_key"
+        )
+    )
+    by_external_id = {external: pk for pk, external, _ in existing if external is not None}
+    key_holders = {
+        key: f"statement {external if external is not None else pk}"
+        for pk, external, key in existing
+    }
+    warnings: list[str] = []
+    added: list[Statement] = []
+    for comment in sorted(export.comments, key=lambda comment: comment.comment_id):
+        external_id = str(comment.comment_id)
+        if external_id in by_external_id:
+            continue
+        text_key = normalize_statement_text(comment.body)
+        if text_key in key_holders:
+            warnings.append(
+                f"{export.path(COMMENTS_FILE)}:{comment.line}: comment {external_id} has the "
+                f"same text as {key_holders[text_key]} (ignoring case and spacing); "
+                "imported it as a separate statement so neither it nor its votes are lost"
+            )
+            text_key = disambiguated_text_key(text_key, external_id)
+        key_holders[text_key] = f"comment {external_id}"
+        added.append(
+            Statement(
+                conversation=conversation,
+                text=comment.body,
+                # bulk_create skips Statement.save(), which is what fills text_key.
+                text_key=text_key,
+                external_id=external_id,
+                author_participant_id=(
+                    participant_ids[comment.author_id] if comment.author_id is not None else None
+                ),
+                status=_STATUS_BY_MODERATED[comment.moderated],
+                is_meta=comment.is_meta,
+                is_seed=comment.is_seed,
+                created_at=ms_to_datetime(comment.created_ms),
+            )
+        )
+    Statement.objects.bulk_create(added, batch_size=BATCH_SIZE)
+    by_external_id.update({str(statement.external_id): statement.pk for statement in added})
+    ids = {
+        comment.comment_id: by_external_id[str(comment.comment_id)] for comment in export.comments
+    }
+    return ids, len(added), warnings
+
+
+_Event = tuple[int, int, datetime, int]  # participant id, statement id, time, value
+
+
+def _events(
+    *, export: PolisExport, participant_ids: dict[int, int], statement_ids: dict[int, int]
+) -> list[_Event]:
+    """The export's vote events in database terms, earliest first (ties in file order)."""
+    votes = export.votes
+    order = votes.chronological()
+    moments: dict[int, datetime] = {}
+    events: list[_Event] = []
+    for voter_id, comment_id, milliseconds, value in zip(
+        votes.voter_ids[order].tolist(),
+        votes.comment_ids[order].tolist(),
+        votes.created_ms[order].tolist(),
+        votes.values[order].tolist(),
+        strict=True,
+    ):
+        moment = moments.get(milliseconds)
+        if moment is None:
+            moment = moments[milliseconds] = ms_to_datetime(milliseconds)
+        events.append((participant_ids[voter_id], statement_ids[comment_id], moment, value))
+    return events
+
+
+def _vote_event_last_id(conversation: Conversation) -> int:
+    """The id of the conversation's latest logged event (0 for none); the import's own events
+    all get larger ids."""
+    last = VoteEvent.objects.filter(conversation=conversation).order_by("-id").first()
+    return last.pk if last is not None else 0
+
+
+def _vote_events_add(*, conversation: Conversation, events: list[_Event]) -> int:
+    """Log the events the conversation has not logged yet; how many were new.
+
+    An event is "already logged" when the log holds one with the same participant,
+    statement, time and value; counted as a multiset, so an export that really holds two
+    identical events keeps both.
+    """
+    logged = Counter(
+        VoteEvent.objects.filter(conversation=conversation).values_list(
+            "participant_id", "statement_id", "created_at", "value"
+        )
+    )
+    new: list[VoteEvent] = []
+    for event in events:
+        if logged[event] > 0:
+            logged[event] -= 1
+            continue
+        participant_id, statement_id, moment, value = event
+        new.append(
+            VoteEvent(
+                conversation_id=conversation.pk,
+                participant_id=participant_id,
+                statement_id=statement_id,
+                value=value,
+                created_at=moment,
+            )
+        )
+    VoteEvent.objects.bulk_create(new, batch_size=BATCH_SIZE)
+    return len(new)
+
+
+def _votes_update(*, conversation: Conversation, logged_after: int) -> int:
+    """Set each (participant, statement)'s vote to its latest event logged after event id
+    ``logged_after``, where that event is newer than the vote; how many votes were written.
+
+    One INSERT ... SELECT rather than bulk_create(update_conflicts=True): the update must
+    only happen when the event is newer than the vote, which bulk_create cannot say, and the
+    rows never travel through Python (most of a large import's time otherwise).
+    """
+    vote = Vote._meta.db_table
+    event = VoteEvent._meta.db_table
+    # Race: a participant may vote on one of these statements meanwhile. ON CONFLICT on
+    # vote_unique keeps one row per (participant, statement), and the WHERE keeps whichever
+    # vote is the most recent, so an import of old votes never overwrites a newer one.
+    sql = f"""
+        INSERT INTO {vote} (conversation_id, participant_id, statement_id, value, reason,
+                            updated_at)
+        SELECT conversation_id, participant_id, statement_id, value, '', created_at
+        FROM (
+            SELECT conversation_id, participant_id, statement_id, value, created_at,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY participant_id, statement_id
+                       ORDER BY created_at DESC, id DESC
+                   ) AS recency
+            FROM {event}
+            WHERE conversation_id = %s AND id > %s
+        ) AS latest
+        WHERE recency = 1
+        ON CONFLICT (participant_id, statement_id) DO UPDATE
+        SET value = excluded.value, reason = excluded.reason, updated_at = excluded.updated_at
+        WHERE {vote}.updated_at < excluded.updated_at
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [conversation.pk, logged_after])
+        return cursor.rowcount
