@@ -6,11 +6,16 @@ what, which statement comes next) stay in ``deliberation.selectors``.
 
 from dataclasses import dataclass
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from deliberation.models import Conversation, Participant, Statement, StatementStatus, Vote
-from deliberation.selectors.conversations import conversation_list_public, statement_list_visible
+from deliberation.selectors.conversations import (
+    WriteState,
+    conversation_list_public,
+    conversation_write_state,
+    statement_list_visible,
+)
 from deliberation.selectors.routing import (
     Progress,
     participant_progress,
@@ -18,12 +23,18 @@ from deliberation.selectors.routing import (
 )
 
 
-def conversation_list_for_home() -> QuerySet[Conversation]:
-    """Public conversations, open ones first, with ``n_statements`` (accepted) and
-    ``n_participants`` (people who have voted).
+@dataclass(frozen=True)
+class HomeEntry:
+    conversation: Conversation
+    statements: int
+    participants: int
+    state: WriteState
 
-    Counted in subqueries: two joined Counts would multiply statements by votes.
-    """
+
+def conversation_list_for_home() -> list[HomeEntry]:
+    """Public conversations, open ones first, with their accepted statements and the
+    people who have voted counted."""
+    # Counted in subqueries: two joined Counts would multiply statements by votes.
     accepted = (
         Statement.objects.filter(conversation=OuterRef("pk"), status=StatementStatus.ACCEPTED)
         .values("conversation")
@@ -36,22 +47,31 @@ def conversation_list_for_home() -> QuerySet[Conversation]:
         .annotate(n=Count("participant", distinct=True))
         .values("n")
     )
-    return (
-        conversation_list_public()
-        .annotate(
-            n_statements=Coalesce(Subquery(accepted, output_field=IntegerField()), 0),
-            n_participants=Coalesce(Subquery(voters, output_field=IntegerField()), 0),
-        )
-        .order_by("-is_open", "-created_at")
+    conversations = conversation_list_public().annotate(
+        n_statements=Coalesce(Subquery(accepted, output_field=IntegerField()), 0),
+        n_participants=Coalesce(Subquery(voters, output_field=IntegerField()), 0),
     )
+    entries = [
+        HomeEntry(
+            conversation=conversation,
+            statements=conversation.n_statements,
+            participants=conversation.n_participants,
+            state=conversation_write_state(conversation=conversation),
+        )
+        for conversation in conversations.order_by("-created_at")
+    ]
+    # Open conversations first; sorted() is stable, so newest first within each part.
+    return sorted(entries, key=lambda entry: entry.state is not WriteState.OPEN)
 
 
 @dataclass(frozen=True)
 class VotingCard:
-    """The statement on the card (None: nothing left to vote on) and the progress bar."""
+    """The statement on the card (None: nothing to vote on now), the progress bar, and
+    whether the conversation takes votes at all."""
 
     statement: Statement | None
     progress: Progress
+    state: WriteState
 
 
 def voting_card(
@@ -65,20 +85,19 @@ def voting_card(
     ``requested`` (a statement id from a link or from the card the page already shows) is
     kept when the participant can still vote on it; otherwise the routing draws the next.
     """
+    state = conversation_write_state(conversation=conversation)
     if participant is None:
+        available = statement_list_visible(conversation=conversation).count()
         return VotingCard(
-            statement=None,
-            progress=Progress(
-                voted=0, available=statement_list_visible(conversation=conversation).count()
-            ),
+            statement=None, progress=Progress(voted=0, available=available), state=state
         )
     progress = participant_progress(participant=participant)
-    if not conversation.is_open:
-        return VotingCard(statement=None, progress=progress)
+    if state is not WriteState.OPEN:
+        return VotingCard(statement=None, progress=progress, state=state)
     statement = _unvoted_statement(participant=participant, requested=requested)
     if statement is None:
         statement = statement_next_for_participant(participant=participant)
-    return VotingCard(statement=statement, progress=progress)
+    return VotingCard(statement=statement, progress=progress, state=state)
 
 
 def _unvoted_statement(*, participant: Participant, requested: object) -> Statement | None:

@@ -25,7 +25,12 @@ from deliberation.models import (
 )
 from deliberation.models.conversations import STATEMENT_MAX_LENGTH
 from deliberation.models.votes import REASON_MAX_LENGTH
-from deliberation.selectors.conversations import conversation_get, statement_get_in_conversation
+from deliberation.selectors.conversations import (
+    WriteState,
+    conversation_get,
+    conversation_write_state,
+    statement_get_in_conversation,
+)
 from deliberation.services.statements import statement_create
 from deliberation.services.votes import vote_cast
 from deliberation.web.pages import (
@@ -49,9 +54,13 @@ def conversation_detail(request: HttpRequest, slug: str) -> HttpResponse:
         conversation = conversation_get(slug=slug, user=request.user)
     except NotFound as error:
         return _error_page(request, error)
-    # The routing draws the card among what this participant has not voted on, so an open
-    # conversation identifies its visitor now rather than at their first vote.
-    participant = request_participant(request, conversation, create=conversation.is_open)
+    open_now = conversation_write_state(conversation=conversation) is WriteState.OPEN
+    try:
+        # The routing draws the card among what this participant has not voted on, so an
+        # open conversation identifies its visitor now rather than at their first vote.
+        participant = request_participant(request, conversation, create=open_now)
+    except AgoraError as error:
+        return _join_refusal(request, conversation, error, CONVERSATION_TEMPLATE)
     card = voting_card(
         conversation=conversation,
         participant=participant,
@@ -66,7 +75,10 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
         conversation = conversation_get(slug=slug, user=request.user)
     except NotFound as error:
         return _error_page(request, error)
-    participant = _writing_participant(request, conversation)
+    try:
+        participant = _writing_participant(request, conversation)
+    except AgoraError as error:
+        return _join_refusal(request, conversation, error, "participate/_vote_result.html")
     posted_statement = request.POST.get("statement")
     try:
         statement = statement_get_in_conversation(
@@ -106,8 +118,18 @@ def statement_add(request: HttpRequest, slug: str) -> HttpResponse:
         conversation = conversation_get(slug=slug, user=request.user)
     except NotFound as error:
         return _error_page(request, error)
-    participant = _writing_participant(request, conversation)
     text = request.POST.get("text", "")
+    try:
+        participant = _writing_participant(request, conversation)
+    except AgoraError as error:
+        return _join_refusal(
+            request,
+            conversation,
+            error,
+            "participate/_add_statement.html",
+            statement_error=error,
+            statement_draft=text,
+        )
     # The statement on the card the page shows now, sent along by htmx so the answer can
     # leave that card alone.
     shown = request.POST.get("statement")
@@ -146,7 +168,11 @@ def _context(conversation: Conversation, card: VotingCard, **extra: Any) -> dict
     return {
         "conversation": conversation,
         "card": card,
-        "can_add": conversation.is_open and conversation.participants_can_add,
+        "can_add": (
+            card.state is WriteState.OPEN
+            and conversation.participants_can_add
+            and "join_error" not in extra
+        ),
         "strict": conversation.moderation_mode == ModerationMode.STRICT,
         "statement_max_length": STATEMENT_MAX_LENGTH,
         "reason_max_length": REASON_MAX_LENGTH,
@@ -158,6 +184,21 @@ def _writing_participant(request: HttpRequest, conversation: Conversation) -> Pa
     participant = request_participant(request, conversation, create=True)
     assert participant is not None, "create=True always finds or makes one"
     return participant
+
+
+def _join_refusal(
+    request: HttpRequest,
+    conversation: Conversation,
+    error: AgoraError,
+    fragment: str,
+    **extra: Any,
+) -> HttpResponse:
+    """The conversation's access mode keeps this person out (invitation, member list,
+    logged-in users only): show the page without a card, saying why."""
+    card = voting_card(conversation=conversation, participant=None)
+    return _refusal(
+        request, fragment, _context(conversation, card, join_error=error, **extra), error
+    )
 
 
 def _refusal(

@@ -1,16 +1,21 @@
 """The participant web UI, through Django's test client with CSRF checks on, like a browser."""
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
+from pytest_django.fixtures import Settings
 
 from deliberation.models import (
+    AccessMode,
     Conversation,
     ModerationMode,
     Participant,
+    RateLimitAction,
     Statement,
     StatementStatus,
     Visibility,
@@ -99,9 +104,19 @@ def test_home_without_public_conversations_says_so(browser: Browser) -> None:
     assert "No public conversations yet" in response.content.decode()
 
 
-def test_home_marks_closed_conversations(browser: Browser) -> None:
-    ConversationFactory.create(topic="Last year's budget", is_open=False)
-    assert "Closed" in browser.get(reverse("web:home")).content.decode()
+def test_home_lists_open_conversations_before_closed_and_scheduled_ones(
+    browser: Browser,
+) -> None:
+    ConversationFactory.create(topic="Open one")
+    ConversationFactory.create(topic="Switched off", is_open=False)
+    ConversationFactory.create(topic="Past its end", closes_at=timezone.now() - timedelta(days=1))
+    ConversationFactory.create(topic="Not yet", opens_at=timezone.now() + timedelta(days=3))
+
+    html = " ".join(browser.get(reverse("web:home")).content.decode().split())
+
+    assert html.index("Open one") < min(html.index(t) for t in ("Switched off", "Not yet"))
+    assert html.count('class="badge badge-closed">Closed<') == 2
+    assert 'class="badge badge-soon">Opens' in html
 
 
 # The conversation page
@@ -158,6 +173,42 @@ def test_closed_conversation_shows_it_is_closed_and_no_forms(browser: Browser) -
 
     assert "This conversation is closed" in html
     assert "<form" not in html
+
+
+def test_conversation_past_its_closing_time_is_closed(browser: Browser) -> None:
+    conversation = ConversationFactory.create(closes_at=timezone.now() - timedelta(minutes=1))
+    StatementFactory.create(conversation=conversation)
+
+    html = browser.get(page_url(conversation)).content.decode()
+
+    assert "This conversation is closed" in html
+    assert "<form" not in html
+
+
+def test_conversation_not_yet_open_says_when_it_opens(browser: Browser) -> None:
+    opens_at = timezone.now() + timedelta(days=2)
+    conversation = ConversationFactory.create(opens_at=opens_at)
+    StatementFactory.create(conversation=conversation)
+
+    html = browser.get(page_url(conversation)).content.decode()
+
+    assert "This conversation has not opened yet" in html
+    assert f"It opens on {opens_at:%-d %B %Y}" in html
+    assert "<form" not in html
+    assert not Participant.objects.exists()
+
+
+def test_invitation_only_conversation_tells_visitors_how_to_get_in(browser: Browser) -> None:
+    conversation = ConversationFactory.create(access_mode=AccessMode.INVITE)
+    StatementFactory.create(conversation=conversation)
+
+    response = browser.get(page_url(conversation))
+
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "open the invite link you were sent" in html
+    assert "<form" not in html
+    assert not Participant.objects.exists()
 
 
 def test_conversation_without_participant_statements_has_no_add_form(browser: Browser) -> None:
@@ -342,6 +393,38 @@ def test_vote_in_closed_conversation_is_refused_inline(browser: Browser, htmx: b
     assert nothing_written()
 
 
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
+def test_vote_by_someone_the_access_mode_keeps_out_is_refused_inline(
+    browser: Browser, htmx: bool
+) -> None:
+    statement = StatementFactory.create(conversation__access_mode=AccessMode.LOGGED_IN)
+
+    response = browser.post(
+        vote_url(statement.conversation), {"statement": statement.pk, "value": "1"}, htmx=htmx
+    )
+
+    assert response.status_code == 403
+    assert '<p role="alert">Log in to take part in this conversation.</p>' in (
+        response.content.decode()
+    )
+    assert nothing_written()
+
+
+def test_votes_over_the_rate_limit_are_refused_inline(browser: Browser, settings: Settings) -> None:
+    settings.AGORA_RATE_LIMITS = {RateLimitAction.VOTE: 1}
+    conversation = ConversationFactory.create()
+    first, second = StatementFactory.create_batch(2, conversation=conversation)
+    browser.post(vote_url(conversation), {"statement": first.pk, "value": "1"}, htmx=True)
+
+    response = browser.post(
+        vote_url(conversation), {"statement": second.pk, "value": "1"}, htmx=True
+    )
+
+    assert response.status_code == 429
+    assert "Too many votes in a minute" in response.content.decode()
+    assert VoteEvent.objects.count() == 1
+
+
 def test_vote_in_private_conversation_is_not_found(browser: Browser) -> None:
     statement = StatementFactory.create(conversation__visibility=Visibility.PRIVATE)
 
@@ -476,6 +559,20 @@ def test_statement_in_closed_conversation_is_refused_keeping_the_draft(
     assert "This conversation is closed: it takes no new statements." in html
     assert "readonly>Late idea.</textarea>" in html
     assert "Add statement</button>" not in html
+    assert not Statement.objects.exists()
+
+
+def test_statement_by_someone_the_access_mode_keeps_out_keeps_the_draft(
+    browser: Browser,
+) -> None:
+    conversation = ConversationFactory.create(access_mode=AccessMode.INVITE)
+
+    response = browser.post(add_url(conversation), {"text": "Let me in."}, htmx=True)
+
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "open the invite link you were sent" in html
+    assert "readonly>Let me in.</textarea>" in html
     assert not Statement.objects.exists()
 
 
