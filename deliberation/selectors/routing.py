@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q
 
 from deliberation.models import Participant, Statement, StatementStatus, Vote
+from deliberation.selectors.groups import statement_extremity_latest
 
 META_PRIORITY = 49.0
 
@@ -52,8 +53,8 @@ def statement_next_for_participant(
 ) -> Statement | None:
     """Draw the next statement for this participant, or None when all are voted.
 
-    ``extremity`` maps statement ids to their extremity in the latest snapshot, when one
-    exists.
+    ``extremity`` maps statement ids to their extremity; by default it is read from the
+    latest snapshot, when one exists.
     """
     candidates = list(
         Statement.objects.filter(
@@ -69,7 +70,8 @@ def statement_next_for_participant(
     )
     if not candidates:
         return None
-    extremity = extremity or {}
+    if extremity is None:
+        extremity = statement_extremity_latest(conversation_id=participant.conversation_id)
     weights = [
         META_PRIORITY
         if statement.is_meta
