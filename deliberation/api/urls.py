@@ -1,7 +1,30 @@
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from deliberation.api import views
+
+v1 = [
+    path("conversations/", views.ConversationListView.as_view(), name="conversation-list"),
+    path(
+        "conversations/<slug:slug>/",
+        views.ConversationDetailView.as_view(),
+        name="conversation-detail",
+    ),
+    path(
+        "conversations/<slug:slug>/statements/",
+        views.StatementListCreateView.as_view(),
+        name="statement-list",
+    ),
+    path(
+        "conversations/<slug:slug>/statements/next/",
+        views.NextStatementView.as_view(),
+        name="statement-next",
+    ),
+    path("conversations/<slug:slug>/votes/", views.VoteListCastView.as_view(), name="vote-list"),
+]
+
 urlpatterns = [
+    path("v1/", include((v1, "api"), namespace="v1")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

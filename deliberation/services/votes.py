@@ -62,17 +62,10 @@ def vote_cast(
     )
     now = timezone.now()
     with transaction.atomic():
-        VoteEvent.objects.create(
-            conversation_id=conversation.pk,
-            participant=participant,
-            statement=statement,
-            value=number,
-            reason=reason,
-            created_at=now,
-        )
         # Race: two votes by one participant on one statement at once. The unique
         # constraint plus ON CONFLICT DO UPDATE turns them into one row holding the later
-        # value, with both events kept in the log above.
+        # value. The upsert comes first: its row lock queues the racers, so each logs its
+        # event only once its value is in, and the last event always matches the Vote.
         Vote.objects.bulk_create(
             [
                 Vote(
@@ -88,5 +81,14 @@ def vote_cast(
             unique_fields=["participant", "statement"],
             update_fields=["value", "reason", "updated_at"],
         )
+        VoteEvent.objects.create(
+            conversation_id=conversation.pk,
+            participant=participant,
+            statement=statement,
+            value=number,
+            reason=reason,
+            created_at=now,
+        )
         recompute_schedule(conversation_id=conversation.pk)
-    return Vote.objects.get(participant=participant, statement=statement)
+        # Read under the row lock, so this is the vote this call wrote, not a racer's.
+        return Vote.objects.get(participant=participant, statement=statement)
