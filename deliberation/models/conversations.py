@@ -187,6 +187,9 @@ class Statement(models.Model):
     )
     is_seed = models.BooleanField(default=False)
     is_meta = models.BooleanField(default=False)
+    is_ai_suggested = models.BooleanField(
+        default=False, help_text="Drafted by the AI assistant and approved by a moderator."
+    )
     created_at = models.DateTimeField()
 
     class Meta:

@@ -1,0 +1,31 @@
+"""``manage.py assistant summarize SLUG | dedupe PAIRS.csv | bridge SLUG``: JSON on stdout."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from deliberation.errors import AgoraError
+from deliberation.services.assistant import assistant_dedupe_pairs
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the AI assistant from the command line, with the configured provider (offline "
+        "when OPENAI_BASE_URL is unset), and print JSON. Every model call is in the AI ledger."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        commands = parser.add_subparsers(dest="subcommand", required=True)
+        dedupe = commands.add_parser(
+            "dedupe", help="tier the pairs of a CSV file with columns a,b (two statement texts)"
+        )
+        dedupe.add_argument("pairs", type=Path, help="the CSV file")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            result = assistant_dedupe_pairs(path=options["pairs"])
+        except AgoraError as error:
+            raise CommandError(error.message, returncode=2) from error
+        self.stdout.write(json.dumps(result, ensure_ascii=False, indent=2))
