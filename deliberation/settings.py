@@ -125,6 +125,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Conversations, statements, votes and opinion groups.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Statements and snapshots both have a "status": name their enums apart.
+    "ENUM_NAME_OVERRIDES": {
+        "StatementStatusEnum": "deliberation.models.StatementStatus",
+        "SnapshotStatusEnum": "deliberation.models.SnapshotStatus",
+    },
 }
 
 # Celery: an empty or unset broker means "no broker": tasks run eagerly, in-process.

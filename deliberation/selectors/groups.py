@@ -57,12 +57,19 @@ def groups_visible(
     )
 
 
+def groups_require_visible(
+    *, conversation: Conversation, user: AbstractBaseUser | AnonymousUser | None
+) -> None:
+    """Refuse, with a clear error, a person the groups are hidden from."""
+    if not groups_visible(conversation=conversation, user=user):
+        raise PermissionDenied("The moderators have not shared this conversation's groups.")
+
+
 def snapshot_latest_for_viewer(
     *, conversation: Conversation, user: AbstractBaseUser | AnonymousUser | None
 ) -> Snapshot:
     """The latest succeeded snapshot if this person may see the groups, else a clear error."""
-    if not groups_visible(conversation=conversation, user=user):
-        raise PermissionDenied("The moderators have not shared this conversation's groups.")
+    groups_require_visible(conversation=conversation, user=user)
     snapshot = snapshot_latest(conversation=conversation)
     if snapshot is None:
         raise NotFound(
