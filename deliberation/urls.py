@@ -4,5 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("deliberation.api.urls")),
+    path("report/", include("deliberation.report.urls")),
     path("", include("deliberation.web.urls")),
 ]

@@ -1,0 +1,1 @@
+"""The public report: what a conversation concluded, traceable to its votes, and its exports."""

@@ -1,0 +1,116 @@
+"""Rendering the report's body: once per snapshot and order, then from the cache.
+
+The body is the same HTML for every reader (nothing in it depends on who asks), so it is
+cached whole. The key holds the snapshot id, the table's order, and the latest succeeded
+snapshot id (the body says whether it shows the latest results).
+"""
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.cache import cache
+from django.template.loader import render_to_string
+
+from deliberation.models import Conversation, Snapshot
+from deliberation.report.svg import MapGroup, SeriesPoint, opinion_map_svg, time_series_svg
+from deliberation.selectors.report import (
+    SORTS,
+    THRESHOLDS,
+    ReportContext,
+    report_build,
+    report_conversation_get,
+    report_is_indexable,
+    report_snapshot_get,
+    report_sort_clean,
+)
+
+CACHE_VERSION = 1
+CACHE_SECONDS = 24 * 3600
+
+
+def report_charts(report: ReportContext) -> dict[str, str]:
+    """The report's SVG charts, shared by the page and the PDF."""
+    timeline = report.participation.timeline
+    unit = timeline.unit
+    return {
+        "participants_chart": time_series_svg(
+            [SeriesPoint(p.start, p.participants_so_far) for p in timeline.periods],
+            title="Participants so far",
+            description=f"Number of people who had voted, by {unit}.",
+            kind="line",
+        ),
+        "votes_chart": time_series_svg(
+            [SeriesPoint(p.start, p.votes) for p in timeline.periods],
+            title=f"Votes per {unit}",
+            description=f"Votes cast in each {unit}, changed votes included.",
+            kind="bars",
+        ),
+        "opinion_map": opinion_map_svg(
+            report.positions, [MapGroup(g.id, g.letter, g.size) for g in report.groups]
+        ),
+    }
+
+
+def report_body_html(report: ReportContext, *, for_pdf: bool = False) -> str:
+    return render_to_string(
+        "report/_body.html",
+        {
+            "report": report,
+            "sorts": SORTS,
+            "thresholds": THRESHOLDS,
+            "for_pdf": for_pdf,
+            **report_charts(report),
+        },
+    )
+
+
+def report_cache_key(*, snapshot: Snapshot, latest: Snapshot | None, sort: str) -> str:
+    latest_id = latest.pk if latest is not None else 0
+    return f"report:v{CACHE_VERSION}:{snapshot.pk}:{latest_id}:{sort}"
+
+
+def report_body_cached(*, conversation: Conversation, snapshot: Snapshot, sort: str) -> str:
+    """The report body for this snapshot and order, built at most once per cache lifetime."""
+    key = report_cache_key(
+        snapshot=snapshot, latest=report_snapshot_get(conversation=conversation), sort=sort
+    )
+    body = cache.get(key)
+    if body is None:
+        body = report_body_html(
+            report_build(conversation=conversation, snapshot=snapshot, sort=sort)
+        )
+        cache.set(key, body, CACHE_SECONDS)
+    return str(body)
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    conversation: Conversation
+    snapshot: Snapshot | None
+    """None: no results yet."""
+    body: str
+    indexable: bool
+
+
+def report_page(
+    *,
+    slug: str,
+    user: AbstractBaseUser | AnonymousUser | None,
+    snapshot_id: object = None,
+    sort: object = None,
+) -> ReportPage:
+    """The report page for this reader: visibility checked, snapshot chosen, body cached."""
+    conversation = report_conversation_get(slug=slug, user=user)
+    clean_sort = report_sort_clean(sort)
+    snapshot = report_snapshot_get(conversation=conversation, snapshot_id=snapshot_id)
+    body = (
+        ""
+        if snapshot is None
+        else report_body_cached(conversation=conversation, snapshot=snapshot, sort=clean_sort)
+    )
+    return ReportPage(
+        conversation=conversation,
+        snapshot=snapshot,
+        body=body,
+        indexable=report_is_indexable(conversation=conversation),
+    )
