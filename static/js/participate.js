@@ -23,7 +23,7 @@
     var button = document.querySelector('#vote-form button[data-shortcut="' + event.key.toLowerCase() + '"]');
     if (!button || button.disabled) return;
     event.preventDefault();
-    button.form.requestSubmit(button);
+    button.click();
   });
 
   // After a vote the buttons that had focus are gone: put focus on the new statement
