@@ -143,7 +143,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_TASK_DEFAULT_QUEUE = "agora"
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="agora")
 
 # Live opinion groups (deliberation/services/recompute.py). A vote schedules a run after
 # DEBOUNCE_S so a burst becomes one run; a running run beats every HEARTBEAT_S and the

@@ -8,6 +8,7 @@ write results, so a redelivered task or a run handed to another worker never wri
 import io
 import logging
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +24,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from clustering import Analysis, analyze
+from deliberation.errors import Conflict
 from deliberation.models import (
     POSITION_DTYPE,
     Participant,
@@ -384,3 +386,30 @@ def snapshot_prune(*, conversation_id: int) -> int:
     if doomed:
         Snapshot.objects.filter(pk__in=doomed).delete()
     return len(doomed)
+
+
+def snapshot_run_now(*, conversation_id: int, timeout_s: float = 600.0) -> Snapshot:
+    """Run a snapshot of this conversation in this process and return it finished.
+
+    For operators: takes the waiting queued run (or creates one) and runs it here; if a worker
+    holds the conversation, waits for that run to end and goes again, so the result includes
+    every vote committed before the call.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        queued = Snapshot.objects.filter(
+            conversation_id=conversation_id, status=SnapshotStatus.QUEUED
+        ).first()
+        if queued is None:
+            try:
+                with transaction.atomic():
+                    queued = Snapshot.objects.create(conversation_id=conversation_id)
+            except IntegrityError:
+                # Race: a trigger queued a run at the same moment (snapshot_one_queued).
+                continue
+        done = snapshot_run(snapshot_id=queued.pk)
+        if done is not None:
+            return done
+        if time.monotonic() > deadline:
+            raise Conflict(f"Another run kept this conversation busy for over {timeout_s:g} s.")
+        time.sleep(0.5)
