@@ -339,7 +339,7 @@ def test_bad_vote_is_refused_inline_and_writes_nothing(
 
     html = response.content.decode()
     assert response.status_code == status
-    assert f'<p class="error" role="alert">{message}</p>' in html
+    assert f'<p id="vote-error" class="error" role="alert">{message}</p>' in html
     assert ("<html" in html) is not htmx
     assert nothing_written()
 
@@ -355,8 +355,9 @@ def test_over_long_reason_stays_in_the_field_for_another_try(browser: Browser) -
     ).content.decode()
 
     assert f'name="statement" value="{statement.pk}"' in html
-    assert f">{reason}</textarea>" in html
+    assert f'aria-invalid="true">{reason}</textarea>' in html
     assert '<details class="reason" open>' in html
+    assert 'class="help over"><span data-count>320</span> / 280' in html
 
 
 @pytest.mark.parametrize("status", [StatementStatus.PENDING, StatementStatus.REJECTED])

@@ -1,0 +1,135 @@
+import re
+import time
+
+import pytest
+from django.test import Client
+
+from deliberation.models import Snapshot, VoteEvent
+from deliberation.services.snapshots import snapshot_run
+from tests.factories import ConversationFactory, UserFactory
+from tests.snapshot_data import Camps, two_camps, votes_write
+
+
+def _clustered(camps: Camps) -> Snapshot:
+    snapshot = snapshot_run(snapshot_id=Snapshot.objects.create(conversation=camps.conversation).pk)
+    assert snapshot is not None
+    return snapshot
+
+
+def _logged_in_as_first_of_camp_a(client: Client, camps: Camps) -> None:
+    user = UserFactory.create()
+    me = camps.camp_a[0]
+    me.user = user
+    me.save()
+    client.force_login(user)
+
+
+@pytest.mark.django_db
+def test_panel_shows_the_map_my_group_each_group_and_what_is_shared(client: Client) -> None:
+    camps = two_camps()
+    snapshot = _clustered(camps)
+    _logged_in_as_first_of_camp_a(client, camps)
+
+    response = client.get(f"/c/{camps.conversation.slug}/groups/panel/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f"?known={snapshot.pk}" in html
+    assert html.count('<polygon class="hull') == 2
+    assert html.count("<circle") == 24 + 1  # everyone, and the "you are here" ring
+    assert "You are here" in html
+    assert re.search(r"You are in group [AB]", html)
+    assert "You voted like most of your group on\n       8 of 8 statements" in html
+    assert "<caption>The groups on the map</caption>" in html
+    assert "Group A (12 people)" in html and "Group B (12 people)" in html
+    assert camps.statements[-1].text in html.split("What people share")[1]
+
+
+@pytest.mark.django_db
+def test_panel_answers_204_while_the_shown_snapshot_is_still_the_latest(client: Client) -> None:
+    camps = two_camps(per_camp=4)
+    first = _clustered(camps)
+    url = f"/c/{camps.conversation.slug}/groups/panel/"
+
+    assert client.get(url, {"known": first.pk}).status_code == 204
+    second = _clustered(camps)
+    fresh = client.get(url, {"known": first.pk})
+    assert fresh.status_code == 200
+    assert f"?known={second.pk}" in fresh.content.decode()
+
+
+@pytest.mark.django_db
+def test_panel_before_any_snapshot_says_so_and_keeps_polling(client: Client) -> None:
+    conversation = ConversationFactory.create()
+
+    html = client.get(f"/c/{conversation.slug}/groups/panel/").content.decode()
+
+    assert "No opinion groups yet" in html
+    assert 'hx-trigger="every 5s"' in html
+
+
+@pytest.mark.django_db
+def test_groups_hidden_by_the_moderators_are_not_shown(client: Client) -> None:
+    camps = two_camps(per_camp=4)
+    _clustered(camps)
+    camps.conversation.show_groups = False
+    camps.conversation.save()
+
+    html = client.get(f"/c/{camps.conversation.slug}/groups/").content.decode()
+
+    assert "have not shared" in html
+    assert "<svg" not in html
+
+
+@pytest.mark.django_db
+def test_the_conversation_page_embeds_the_groups_panel(client: Client) -> None:
+    conversation = ConversationFactory.create()
+
+    html = client.get(f"/c/{conversation.slug}/").content.decode()
+
+    assert f'hx-get="/c/{conversation.slug}/groups/panel/"' in html
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_panel_refreshes_without_a_reload_when_a_new_snapshot_lands(
+    live_server: object,
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    camps = two_camps(per_camp=4)
+    _clustered(camps)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        page = browser.new_page()
+        page.goto(f"{live_server}/c/{camps.conversation.slug}/")  # type: ignore[str-bytes-safe]
+        map_title = page.locator("#groups-panel svg title")
+        map_title.wait_for(state="attached", timeout=10_000)
+        page.evaluate("window.notReloaded = true")
+        before = page.locator("#groups-panel .help").first.inner_text()
+
+        votes_write([(camps.camp_a[0], camps.statements[0], 0)])
+        _clustered(camps)
+        watermark = VoteEvent.objects.latest("id").pk
+        started = time.monotonic()
+        page.wait_for_function(
+            f"document.querySelector('#groups-panel').textContent.includes('#{watermark}')",
+            timeout=10_000,
+        )
+
+        assert time.monotonic() - started < 10
+        assert page.evaluate("window.notReloaded") is True
+        assert f"#{watermark}" not in before
+        browser.close()
