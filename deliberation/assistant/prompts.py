@@ -56,3 +56,73 @@ def stance_messages(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
         {"role": "system", "content": STANCE_SYSTEM},
         {"role": "user", "content": "Classify every pair:\n" + as_data(items)},
     ]
+
+
+SUMMARY_VERSION = "summary-v1"
+SUMMARY_SYSTEM = (
+    "You summarize the opinion groups of a public deliberation for its participants, "
+    "neutrally: describe what each group thinks, never judge it or argue for a position. "
+    "The data gives each group's size and its representative statements with how the group "
+    "voted on them, and the statements every group agrees on. For every group write a short "
+    "label (a few words, no numbers) and 2 to 4 sentences; then an overview of 1 to 3 "
+    "sentences about the whole conversation. Every sentence has a stance: 'agrees' if it "
+    "says the group (in the overview: every group) agrees with the statements it cites, "
+    "'disagrees' if it says they disagree, 'describes' otherwise. Every sentence cites the "
+    "ids of the statements it is based on; a group's sentences cite that group's own "
+    "representative statements (or statements every group agrees with). Use no number that "
+    "is not in the data. Answer in JSON. " + DATA_RULE
+)
+_SENTENCE = {
+    "type": "object",
+    "properties": {
+        "text": {"type": "string"},
+        "stance": {"type": "string", "enum": ["agrees", "disagrees", "describes"]},
+        "citations": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["text", "stance", "citations"],
+    "additionalProperties": False,
+}
+SUMMARY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "groups": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "label": {"type": "string"},
+                    "sentences": {"type": "array", "items": _SENTENCE},
+                },
+                "required": ["id", "label", "sentences"],
+                "additionalProperties": False,
+            },
+        },
+        "overview": {
+            "type": "object",
+            "properties": {"sentences": {"type": "array", "items": _SENTENCE}},
+            "required": ["sentences"],
+            "additionalProperties": False,
+        },
+    },
+    "required": ["groups", "overview"],
+    "additionalProperties": False,
+}
+
+
+def summary_messages(payload: dict[str, Any]) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": SUMMARY_SYSTEM},
+        {"role": "user", "content": "Summarize this conversation:\n" + as_data(payload)},
+    ]
+
+
+def gate_feedback(problems: list[str]) -> dict[str, str]:
+    """The retry's extra message: what the checker refused, so the model can fix it."""
+    listed = "\n".join(f"- {problem}" for problem in problems)
+    return {
+        "role": "user",
+        "content": "Your answer failed these checks against the votes:\n"
+        + listed
+        + "\nAnswer again, fixing every one of them.",
+    }

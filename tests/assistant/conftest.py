@@ -3,7 +3,10 @@ from collections.abc import Iterator
 import pytest
 from pytest_django.fixtures import Settings
 
+from deliberation.models import Snapshot
+from deliberation.services.snapshots import snapshot_run
 from tests.fake_openai import FakeOpenAI
+from tests.snapshot_data import two_camps
 
 
 @pytest.fixture
@@ -31,3 +34,14 @@ def fake_openai(settings: Settings) -> Iterator[FakeOpenAI]:
 def offline(settings: Settings) -> None:
     """No endpoint configured: the assistant runs its offline provider."""
     settings.AGORA_LLM = {**settings.AGORA_LLM, "BASE_URL": ""}
+
+
+@pytest.fixture
+def camps_snapshot() -> Snapshot:
+    """A real snapshot of two camps that split on every statement but the last."""
+    camps = two_camps(per_camp=12, n_statements=6)
+    snapshot = snapshot_run(
+        snapshot_id=Snapshot.objects.create(conversation_id=camps.conversation.pk).pk
+    )
+    assert snapshot is not None and snapshot.k == 2
+    return Snapshot.objects.get(pk=snapshot.pk)

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from deliberation.errors import AgoraError
-from deliberation.services.assistant import assistant_dedupe_pairs
+from deliberation.services.assistant import assistant_dedupe_pairs, assistant_summary_document
 
 
 class Command(BaseCommand):
@@ -18,6 +18,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         commands = parser.add_subparsers(dest="subcommand", required=True)
+        summarize = commands.add_parser(
+            "summarize", help="summarize the latest snapshot of a conversation (stored once)"
+        )
+        summarize.add_argument("slug")
         dedupe = commands.add_parser(
             "dedupe", help="tier the pairs of a CSV file with columns a,b (two statement texts)"
         )
@@ -25,7 +29,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            result = assistant_dedupe_pairs(path=options["pairs"])
+            if options["subcommand"] == "summarize":
+                result = assistant_summary_document(slug=options["slug"])
+            else:
+                result = assistant_dedupe_pairs(path=options["pairs"])
         except AgoraError as error:
             raise CommandError(error.message, returncode=2) from error
         self.stdout.write(json.dumps(result, ensure_ascii=False, indent=2))

@@ -1,0 +1,233 @@
+"""Group summaries per snapshot: written by the model and gated, or extractive.
+
+The model sees each group's size and representative statements with the group's votes on
+them, and the consensus statements, all as delimited data. Its answer goes through the gate
+(``gate.py``); a refused answer is retried once with the gate's reasons, then replaced by the
+extractive summary (the statements that define each group, with their numbers), and the
+refusals stay in the ledger.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from deliberation.assistant import prompts
+from deliberation.assistant.gate import (
+    AGREES,
+    DESCRIBES,
+    DISAGREES,
+    GroupFacts,
+    SummaryFacts,
+    gate_check,
+)
+from deliberation.assistant.ledger import ai_call_mark_gate_failed
+from deliberation.assistant.provider import AssistantUnavailable, Provider
+from deliberation.models import AICall, AIPurpose, Snapshot, SummarySource
+from deliberation.selectors.groups import GroupsView, StatementRef, Tally, groups_view
+
+EXTRACTIVE_LIMITATION = (
+    "AI summaries are unavailable: showing the statements that define each group."
+)
+GATE_LIMITATION = (
+    "The AI summary did not pass the check against the votes: showing the statements that "
+    "define each group instead."
+)
+_EXTRACTIVE_SENTENCES = 3
+_OVERVIEW_CONSENSUS = 3
+
+
+@dataclass(frozen=True)
+class SummaryResult:
+    groups: list[dict[str, Any]]
+    overview: dict[str, Any]
+    limitations: list[str]
+    call: AICall | None
+
+
+def display_id(statement: StatementRef) -> str:
+    return statement.external_id if statement.external_id is not None else str(statement.id)
+
+
+def summary_facts(view: GroupsView) -> SummaryFacts:
+    snapshot = view.snapshot
+    return SummaryFacts(
+        conversation_id=snapshot.conversation_id,
+        groups=[
+            GroupFacts(
+                id=group.id,
+                size=group.size,
+                representative=[rep.statement.id for rep in group.representative],
+            )
+            for group in view.groups
+        ],
+        participant_counts=(
+            _participants(view),
+            *(count for count in (snapshot.n_participants, snapshot.n_in_conv) if count),
+        ),
+        tallies={
+            stats.statement.id: {
+                group_id: (tally.agree, tally.disagree, tally.total)
+                for group_id, tally in stats.groups.items()
+            }
+            for stats in view.statements
+        },
+    )
+
+
+def _participants(view: GroupsView) -> int:
+    return view.snapshot.n_participants or sum(group.size for group in view.groups)
+
+
+def _share(count: int, tally: Tally) -> int:
+    return round(100 * count / tally.total) if tally.total else 0
+
+
+def _prompt_payload(view: GroupsView) -> dict[str, Any]:
+    def votes(tally: Tally) -> dict[str, int]:
+        return {
+            "agree": tally.agree,
+            "disagree": tally.disagree,
+            "pass": tally.passes,
+            "agree_percent": _share(tally.agree, tally),
+            "disagree_percent": _share(tally.disagree, tally),
+        }
+
+    return {
+        "participants": _participants(view),
+        "groups": [
+            {
+                "id": group.id,
+                "name": f"Group {group.label}",
+                "size": group.size,
+                "representative_statements": [
+                    {
+                        "id": display_id(rep.statement),
+                        "text": rep.statement.text,
+                        "group_leans": rep.direction,
+                        "group_votes": votes(rep.tally),
+                    }
+                    for rep in group.representative
+                ],
+            }
+            for group in view.groups
+        ],
+        "statements_every_group_agrees_with": [
+            {"id": display_id(item.statement), "text": item.statement.text}
+            for item in view.consensus
+            if item.direction == "agree"
+        ],
+    }
+
+
+def extractive_summary(view: GroupsView, facts: SummaryFacts) -> tuple[list[Any], dict[str, Any]]:
+    """Each group's representative statements and the consensus, with their numbers.
+
+    Built to pass the gate itself: a sentence claims agreement only where p >= 0.5.
+    """
+    groups = []
+    for group in view.groups:
+        sentences = []
+        for rep in group.representative[:_EXTRACTIVE_SENTENCES]:
+            statement, tally = rep.statement, rep.tally
+            if rep.direction == "disagree" and facts.p_disagree(statement.id, group.id) >= 0.5:
+                text = f"{_share(tally.disagree, tally)}% of group {group.label} disagree"
+                stance = DISAGREES
+            elif facts.p_agree(statement.id, group.id) >= 0.5:
+                text = f"{_share(tally.agree, tally)}% of group {group.label} agree"
+                stance = AGREES
+            else:
+                text = f"Only {_share(tally.agree, tally)}% of group {group.label} agree"
+                stance = DESCRIBES
+            sentences.append(
+                {
+                    "text": f"{text}: \u201c{statement.text}\u201d",
+                    "stance": stance,
+                    "citations": [display_id(statement)],
+                }
+            )
+        if len(sentences) < 2 and group.representative:
+            sentences.insert(
+                0,
+                {
+                    "text": f"Group {group.label} has {group.size} participants.",
+                    "stance": DESCRIBES,
+                    "citations": [display_id(group.representative[0].statement)],
+                },
+            )
+        groups.append(
+            {
+                "id": group.id,
+                "label": f"Group {group.label}",
+                "source": SummarySource.EXTRACTIVE.value,
+                "sentences": sentences,
+            }
+        )
+    common = [
+        item.statement
+        for item in view.consensus
+        if item.direction == "agree"
+        and all(facts.p_agree(item.statement.id, group.id) >= 0.5 for group in view.groups)
+    ][:_OVERVIEW_CONSENSUS]
+    overview_sentences = [
+        {
+            "text": f"{len(view.groups)} opinion groups formed among "
+            f"{_participants(view)} participants.",
+            "stance": DESCRIBES,
+            "citations": [],
+        }
+    ] + [
+        {
+            "text": f"Most people in every group agree: \u201c{statement.text}\u201d",
+            "stance": AGREES,
+            "citations": [display_id(statement)],
+        }
+        for statement in common
+    ]
+    overview = {"source": SummarySource.EXTRACTIVE.value, "sentences": overview_sentences}
+    return groups, overview
+
+
+def summarize(*, snapshot: Snapshot, provider: Provider) -> SummaryResult:
+    """A gated model summary of the snapshot's groups, or the extractive one and why."""
+    view = groups_view(snapshot=snapshot)
+    facts = summary_facts(view)
+    messages = prompts.summary_messages(_prompt_payload(view))
+    statement_ids = sorted({sid for group in facts.groups for sid in group.representative})
+    limitations = [EXTRACTIVE_LIMITATION]
+    last_call = None
+    if view.groups:
+        for _ in range(2):
+            try:
+                answer = provider.chat_json(
+                    purpose=AIPurpose.SUMMARY,
+                    prompt_version=prompts.SUMMARY_VERSION,
+                    messages=messages,
+                    schema_name="group_summaries",
+                    schema=prompts.SUMMARY_SCHEMA,
+                    conversation=snapshot.conversation,
+                    statement_ids=statement_ids,
+                )
+            except AssistantUnavailable as unavailable:
+                limitations = [EXTRACTIVE_LIMITATION, unavailable.limitation]
+                break
+            last_call = answer.call
+            problems = gate_check(summary=answer.data, facts=facts)
+            if not problems:
+                by_id = {group["id"]: group for group in answer.data["groups"]}
+                return SummaryResult(
+                    groups=[
+                        {**by_id[group.id], "source": SummarySource.LLM.value}
+                        for group in view.groups
+                    ],
+                    overview={**answer.data["overview"], "source": SummarySource.LLM.value},
+                    limitations=[],
+                    call=answer.call,
+                )
+            ai_call_mark_gate_failed(call=answer.call, reasons=problems)
+            limitations = [GATE_LIMITATION]
+            messages = [
+                *messages,
+                {"role": "assistant", "content": answer.call.output},
+                prompts.gate_feedback(problems),
+            ]
+    groups, overview = extractive_summary(view, facts)
+    return SummaryResult(groups=groups, overview=overview, limitations=limitations, call=last_call)
