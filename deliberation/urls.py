@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("deliberation.api.urls")),
+    path("console/", include("deliberation.console.urls")),
     path("report/", include("deliberation.report.urls")),
     path("", include("deliberation.web.urls")),
 ]

@@ -1,0 +1,1 @@
+"""The moderator console under /console/: setup, queue, participants, signals, audit log."""
