@@ -6,6 +6,8 @@ whole page. Refusals are the services' AgoraErrors, shown next to the form with 
 status code, with what the person typed still in the field.
 """
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -42,6 +44,22 @@ from deliberation.web.pages import (
 
 CONVERSATION_TEMPLATE = "participate/conversation.html"
 
+ConversationView = Callable[[HttpRequest, Conversation], HttpResponse]
+
+
+def _with_conversation(view: ConversationView) -> Callable[[HttpRequest, str], HttpResponse]:
+    """Resolve the URL's slug to a conversation this person may see, or answer 404."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, slug: str) -> HttpResponse:
+        try:
+            conversation = conversation_get(slug=slug, user=request.user)
+        except NotFound as error:
+            return _error_page(request, error)
+        return view(request, conversation)
+
+    return wrapper
+
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
@@ -49,11 +67,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def conversation_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    try:
-        conversation = conversation_get(slug=slug, user=request.user)
-    except NotFound as error:
-        return _error_page(request, error)
+@_with_conversation
+def conversation_detail(request: HttpRequest, conversation: Conversation) -> HttpResponse:
     open_now = conversation_write_state(conversation=conversation) is WriteState.OPEN
     try:
         # The routing draws the card among what this participant has not voted on, so an
@@ -70,11 +85,8 @@ def conversation_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-def vote(request: HttpRequest, slug: str) -> HttpResponse:
-    try:
-        conversation = conversation_get(slug=slug, user=request.user)
-    except NotFound as error:
-        return _error_page(request, error)
+@_with_conversation
+def vote(request: HttpRequest, conversation: Conversation) -> HttpResponse:
     try:
         participant = _writing_participant(request, conversation)
     except AgoraError as error:
@@ -113,11 +125,8 @@ def vote(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-def statement_add(request: HttpRequest, slug: str) -> HttpResponse:
-    try:
-        conversation = conversation_get(slug=slug, user=request.user)
-    except NotFound as error:
-        return _error_page(request, error)
+@_with_conversation
+def statement_add(request: HttpRequest, conversation: Conversation) -> HttpResponse:
     text = request.POST.get("text", "")
     try:
         participant = _writing_participant(request, conversation)

@@ -165,18 +165,15 @@ def test_participant_who_voted_on_everything_sees_the_end_state(browser: Browser
     assert "Add a statement of your own" in html
 
 
-def test_closed_conversation_shows_it_is_closed_and_no_forms(browser: Browser) -> None:
-    conversation = ConversationFactory.create(is_open=False)
-    StatementFactory.create(conversation=conversation)
-
-    html = browser.get(page_url(conversation)).content.decode()
-
-    assert "This conversation is closed" in html
-    assert "<form" not in html
-
-
-def test_conversation_past_its_closing_time_is_closed(browser: Browser) -> None:
-    conversation = ConversationFactory.create(closes_at=timezone.now() - timedelta(minutes=1))
+@pytest.mark.parametrize(
+    "closed",
+    [{"is_open": False}, {"closes_at": timezone.now() - timedelta(minutes=1)}],
+    ids=["switched-off", "past-closing-time"],
+)
+def test_closed_conversation_shows_it_is_closed_and_no_forms(
+    browser: Browser, closed: dict[str, Any]
+) -> None:
+    conversation = ConversationFactory.create(**closed)
     StatementFactory.create(conversation=conversation)
 
     html = browser.get(page_url(conversation)).content.decode()
