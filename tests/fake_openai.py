@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 EMBEDDING_DIMS = 512
-_WORD = re.compile(r"[a-z0-9']+")
+_WORD = re.compile(r"[\w']+")
 
 
 @dataclass(frozen=True)
