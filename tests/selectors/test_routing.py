@@ -1,0 +1,176 @@
+"""Which statement a participant sees next (polis-math.md section 6)."""
+
+import random
+from collections import Counter
+
+import pytest
+from django.utils import timezone
+
+from deliberation.models import Participant, Statement, StatementStatus, Vote
+from deliberation.selectors.routing import (
+    META_PRIORITY,
+    participant_progress,
+    routing_priority,
+    statement_next_for_participant,
+)
+from tests.factories import ParticipantFactory, StatementFactory
+
+# Seeded, so each run draws the same; 1000 draws put 3 standard deviations under 0.04.
+DRAWS = 1000
+TOLERANCE = 0.04
+
+
+@pytest.mark.parametrize(
+    ("agrees", "disagrees", "seen", "extremity", "priority"),
+    [
+        # Never seen: importance (1 - 1/2) * 1 * 1/2 = 1/4, novelty 1 + 8 = 9.
+        (0, 0, 0, 0.0, (9 / 4) ** 2),
+        # 6 agree, 2 disagree, 2 pass of 10: (1 - 3/12) * 7/12 = 7/16, novelty 1 + 8/4 = 3.
+        (6, 2, 10, 0.0, (21 / 16) ** 2),
+        # 1 agree, 4 disagree of 5, extremity 0.5: (6/7) * 1.5 * (2/7) = 18/49, novelty 5.
+        (1, 4, 5, 0.5, (90 / 49) ** 2),
+        # Everyone passed, 10 of 10: (1 - 11/12) * 1/12 = 1/144, novelty 3.
+        (0, 0, 10, 0.0, (3 / 144) ** 2),
+    ],
+)
+def test_routing_priority_matches_the_hand_computed_polis_formula(
+    agrees: int, disagrees: int, seen: int, extremity: float, priority: float
+) -> None:
+    assert routing_priority(
+        agrees=agrees, disagrees=disagrees, seen=seen, extremity=extremity
+    ) == pytest.approx(priority, rel=1e-12)
+
+
+def test_novelty_boost_fades_as_a_statement_is_seen() -> None:
+    # Same agree share, more views: the 2^(-S/5) boost shrinks.
+    assert routing_priority(agrees=1, disagrees=1, seen=2) > routing_priority(
+        agrees=10, disagrees=10, seen=20
+    )
+
+
+def add_votes(statement: Statement, values: list[int]) -> None:
+    """Votes on this statement by as many other participants as there are values."""
+    for value in values:
+        voter = ParticipantFactory.create(conversation=statement.conversation)
+        Vote.objects.create(
+            conversation=statement.conversation,
+            participant=voter,
+            statement=statement,
+            value=value,
+            updated_at=timezone.now(),
+        )
+
+
+def draw_counts(participant: Participant, extremity: dict[int, float]) -> Counter[int | None]:
+    rng = random.Random(2024)
+    drawn: Counter[int | None] = Counter()
+    for _ in range(DRAWS):
+        statement = statement_next_for_participant(
+            participant=participant, rng=rng, extremity=extremity
+        )
+        drawn[statement.pk if statement else None] += 1
+    return drawn
+
+
+@pytest.mark.django_db
+class TestStatementNextForParticipant:
+    def test_never_draws_a_voted_or_unaccepted_statement(self) -> None:
+        participant = ParticipantFactory.create()
+        conversation = participant.conversation
+        open_ones = StatementFactory.create_batch(3, conversation=conversation)
+        voted = StatementFactory.create(conversation=conversation)
+        Vote.objects.create(
+            conversation=conversation,
+            participant=participant,
+            statement=voted,
+            value=0,
+            updated_at=timezone.now(),
+        )
+        for status in (StatementStatus.PENDING, StatementStatus.REJECTED):
+            StatementFactory.create(conversation=conversation, status=status)
+        StatementFactory.create()  # another conversation's
+
+        rng = random.Random(7)
+        drawn = {
+            statement_next_for_participant(participant=participant, rng=rng) for _ in range(300)
+        }
+
+        assert drawn == set(open_ones)
+
+    def test_returns_none_once_everything_accepted_is_voted(self) -> None:
+        participant = ParticipantFactory.create()
+        statement = StatementFactory.create(conversation=participant.conversation)
+        StatementFactory.create(
+            conversation=participant.conversation, status=StatementStatus.PENDING
+        )
+        Vote.objects.create(
+            conversation=participant.conversation,
+            participant=participant,
+            statement=statement,
+            value=1,
+            updated_at=timezone.now(),
+        )
+        assert statement_next_for_participant(participant=participant) is None
+
+    def test_returns_none_in_an_empty_conversation(self) -> None:
+        assert statement_next_for_participant(participant=ParticipantFactory.create()) is None
+
+    def test_draws_in_proportion_to_priority_favouring_new_statements(self) -> None:
+        participant = ParticipantFactory.create()
+        fresh = StatementFactory.create(conversation=participant.conversation)
+        divisive = StatementFactory.create(conversation=participant.conversation)
+        add_votes(divisive, [1, -1, -1, -1, -1])
+        ignored = StatementFactory.create(conversation=participant.conversation)
+        add_votes(ignored, [0] * 10)
+        weights = {fresh.pk: (9 / 4) ** 2, divisive.pk: (60 / 49) ** 2, ignored.pk: (3 / 144) ** 2}
+
+        drawn = draw_counts(participant, extremity={})
+
+        total = sum(weights.values())
+        for pk, weight in weights.items():
+            assert drawn[pk] / DRAWS == pytest.approx(weight / total, abs=TOLERANCE)
+        assert drawn[fresh.pk] > 2 * drawn[divisive.pk]
+        assert drawn[ignored.pk] <= 1
+
+    def test_extremity_raises_a_statements_priority(self) -> None:
+        participant = ParticipantFactory.create()
+        plain, extreme = StatementFactory.create_batch(2, conversation=participant.conversation)
+
+        drawn = draw_counts(participant, extremity={extreme.pk: 1.0})
+
+        # (E + 1) doubles importance, squaring makes it 4x: 4/5 of the draws.
+        assert drawn[extreme.pk] / DRAWS == pytest.approx(0.8, abs=TOLERANCE)
+        assert drawn[plain.pk] + drawn[extreme.pk] == DRAWS
+
+    def test_meta_statements_get_the_fixed_meta_priority(self) -> None:
+        participant = ParticipantFactory.create()
+        regular = StatementFactory.create(conversation=participant.conversation)
+        meta = StatementFactory.create(conversation=participant.conversation, is_meta=True)
+
+        drawn = draw_counts(participant, extremity={})
+
+        share = META_PRIORITY / (META_PRIORITY + (9 / 4) ** 2)
+        assert drawn[meta.pk] / DRAWS == pytest.approx(share, abs=TOLERANCE)
+        assert drawn[regular.pk] > 0
+
+
+@pytest.mark.django_db
+def test_progress_counts_votes_on_accepted_statements_only() -> None:
+    participant = ParticipantFactory.create()
+    conversation = participant.conversation
+    accepted = StatementFactory.create_batch(3, conversation=conversation)
+    withdrawn = StatementFactory.create(conversation=conversation)
+    for statement in (accepted[0], withdrawn):
+        Vote.objects.create(
+            conversation=conversation,
+            participant=participant,
+            statement=statement,
+            value=1,
+            updated_at=timezone.now(),
+        )
+    Statement.objects.filter(pk=withdrawn.pk).update(status=StatementStatus.REJECTED)
+    add_votes(accepted[1], [1])
+
+    progress = participant_progress(participant=participant)
+
+    assert (progress.voted, progress.available, progress.remaining) == (1, 3, 2)
