@@ -1,0 +1,240 @@
+"""Base clusters, opinion groups chosen by silhouette, the k-smoother and stable group ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment
+
+from clustering.kmeans import KMeans, silhouette_samples
+
+__all__ = [
+    "BaseClusters",
+    "GroupClustering",
+    "KSmoother",
+    "best_k",
+    "candidate_ks",
+    "choose_groups",
+    "fit_base_clusters",
+    "match_identities",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+BASE_K = 100
+"""Number of base clusters (Polis)."""
+K_SMOOTHER_BUFFER = 4
+"""Runs in a row a new k must win before the reported k switches to it (Polis)."""
+MIN_GROUP_WEIGHT = 2
+"""A group must hold at least two participants: one-person groups are a Polis defect."""
+GROUP_N_INIT = 10
+"""k-means++ seedings per k: the group step runs on at most 100 points, so this is cheap."""
+_BASE_PER_EXTRA_K = 12
+# Silhouettes closer than this are a tie, which goes to the larger k; it only absorbs float noise.
+_TIE = 1e-12
+
+
+@dataclass(frozen=True)
+class BaseClusters:
+    """k-means summary of the in-conv participants' projections.
+
+    Attributes
+    ----------
+    centres : ndarray of shape (n_base, n_components)
+    weights : ndarray of shape (n_base,)
+        Participants per base cluster.
+    labels : ndarray of shape (n_in_conv,)
+        Base cluster of every in-conv participant.
+    """
+
+    centres: FloatArray
+    weights: FloatArray
+    labels: IntArray
+
+
+def fit_base_clusters(
+    points: FloatArray, *, random_state: int, init: FloatArray | None = None
+) -> BaseClusters:
+    """Cluster in-conv projections into at most 100 base clusters.
+
+    Parameters
+    ----------
+    points : ndarray of shape (n_in_conv, n_components)
+        Projections in canonical (participant id) order.
+    random_state : int
+    init : ndarray, optional
+        Previous base centres, mapped to the current components (warm start).
+
+    Returns
+    -------
+    BaseClusters
+    """
+    n_clusters = min(BASE_K, len(points))
+    # Polis warm-starts base clusters from the previous run: the summary evolves smoothly and an
+    # incremental run converges in a few iterations.
+    n_init = 0 if init is not None and len(init) == n_clusters else 1
+    model = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state)
+    model.fit(points, init=init)
+    return BaseClusters(model.cluster_centers_, model.weights_, model.labels_)
+
+
+@dataclass(frozen=True)
+class GroupClustering:
+    """Weighted k-means of the base centres for one k.
+
+    Attributes
+    ----------
+    k : int
+    centres : ndarray of shape (k, n_components)
+    labels : ndarray of shape (n_base,)
+        Group index of every base cluster.
+    weights : ndarray of shape (k,)
+        Participants per group.
+    silhouette : float
+        Unweighted mean silhouette over base clusters.
+    """
+
+    k: int
+    centres: FloatArray
+    labels: IntArray
+    weights: FloatArray
+    silhouette: float
+
+
+def candidate_ks(n_base: int, max_k: int) -> range:
+    """``2 .. min(max_k, 2 + n_base // 12)`` (Polis), capped by the number of base clusters."""
+    return range(2, min(max_k, 2 + n_base // _BASE_PER_EXTRA_K, n_base) + 1)
+
+
+def choose_groups(
+    base: BaseClusters,
+    *,
+    max_k: int,
+    random_state: int,
+    warm: dict[int, FloatArray] | None = None,
+) -> dict[int, GroupClustering]:
+    """Fit every acceptable k.
+
+    A k is rejected when k-means cannot fill k groups of at least two participants each.
+
+    Parameters
+    ----------
+    base : BaseClusters
+    max_k : int
+    random_state : int
+    warm : dict of int to ndarray, optional
+        Previous group centres per k (mapped to the current components).
+
+    Returns
+    -------
+    dict of int to GroupClustering
+        The acceptable clusterings by k, possibly empty.
+    """
+    warm = warm or {}
+    result = {}
+    for k in candidate_ks(len(base.centres), max_k):
+        init = warm.get(k)
+        # A warm start alone keeps groups continuous from run to run, as in Polis; fresh seedings
+        # are only needed when there is no previous clustering for this k.
+        n_init = 0 if init is not None and len(init) == k else GROUP_N_INIT
+        model = KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(
+            base.centres, sample_weight=base.weights, init=init
+        )
+        if len(model.cluster_centers_) < k or model.weights_.min() < MIN_GROUP_WEIGHT:
+            continue
+        score = float(silhouette_samples(base.centres, model.labels_).mean())
+        result[k] = GroupClustering(k, model.cluster_centers_, model.labels_, model.weights_, score)
+    return result
+
+
+def best_k(clusterings: dict[int, GroupClustering]) -> int | None:
+    """Highest silhouette, ties to the larger k; None if no k is acceptable."""
+    best: int | None = None
+    for k in sorted(clusterings):
+        if best is None or clusterings[k].silhouette >= clusterings[best].silhouette - _TIE:
+            best = k
+    return best
+
+
+@dataclass
+class KSmoother:
+    """Polis's k-smoother: the reported k switches only after a new k wins 4 runs in a row.
+
+    Attributes
+    ----------
+    last_k : int or None
+        Winner of the previous run.
+    last_k_count : int
+        Consecutive runs ``last_k`` has won.
+    smoothed_k : int or None
+        The reported k.
+    """
+
+    last_k: int | None = None
+    last_k_count: int = 0
+    smoothed_k: int | None = None
+
+    def update(self, winner: int, available: set[int] | frozenset[int] = frozenset()) -> int:
+        """Record this run's winning k and return the k to report.
+
+        Parameters
+        ----------
+        winner : int
+            The k with the best silhouette this run.
+        available : set of int
+            The ks acceptable this run; a held k that became unacceptable is abandoned.
+
+        Returns
+        -------
+        int
+        """
+        self.last_k_count = self.last_k_count + 1 if winner == self.last_k else 1
+        self.last_k = winner
+        if (
+            self.last_k_count >= K_SMOOTHER_BUFFER
+            or self.smoothed_k is None
+            or self.smoothed_k not in available
+        ):
+            self.smoothed_k = winner
+        return self.smoothed_k
+
+
+def match_identities(
+    centres: FloatArray,
+    weights: FloatArray,
+    previous_centres: FloatArray | None = None,
+    previous_ids: IntArray | None = None,
+) -> IntArray:
+    """Give each group a stable id.
+
+    With previous groups, new groups are matched to old ones by the Hungarian algorithm on
+    squared centre distances and inherit their ids; unmatched groups take the smallest ids not
+    in use. Without, ids follow group size (largest first), ties broken by the centre.
+
+    Parameters
+    ----------
+    centres : ndarray of shape (k, n_components)
+    weights : ndarray of shape (k,)
+    previous_centres : ndarray of shape (k_prev, n_components), optional
+        Previous centres, mapped to the current components.
+    previous_ids : ndarray of shape (k_prev,), optional
+
+    Returns
+    -------
+    ndarray of shape (k,)
+    """
+    k = len(centres)
+    ids = np.full(k, -1, dtype=np.int64)
+    if previous_centres is not None and previous_ids is not None and len(previous_ids):
+        cost = ((centres[:, None, :] - previous_centres[None, :, :]) ** 2).sum(axis=2)
+        rows, cols = linear_sum_assignment(cost)
+        ids[rows] = previous_ids[cols]
+    order = np.lexsort((*centres.T[::-1], -weights))
+    free = (i for i in range(2 * k) if i not in set(ids.tolist()))
+    for g in order:
+        if ids[g] < 0:
+            ids[g] = next(free)
+    return ids
