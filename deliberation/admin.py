@@ -1,0 +1,149 @@
+"""The Django admin: every model, with the columns, filters and search an operator needs.
+
+The admin is for operators looking things up and fixing the odd record; moderators run
+conversations from the console, where every action is audited. The audit log and the vote
+log are therefore read-only here.
+"""
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from deliberation.models import (
+    AllowedXid,
+    AuditLogEntry,
+    Conversation,
+    Participant,
+    RateLimitHit,
+    Snapshot,
+    Statement,
+    Vote,
+    VoteEvent,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records that are history: viewable, never edited or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = [
+        "slug",
+        "topic",
+        "owner",
+        "moderation_mode",
+        "access_mode",
+        "visibility",
+        "is_open",
+        "opens_at",
+        "closes_at",
+        "created_at",
+    ]
+    list_filter = ["moderation_mode", "access_mode", "visibility", "is_open", "show_groups"]
+    search_fields = ["slug", "topic", "description", "owner__username"]
+    filter_horizontal = ["moderators"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["created_at", "updated_at"]
+
+
+@admin.register(Participant)
+class ParticipantAdmin(admin.ModelAdmin):
+    list_display = ["id", "conversation", "user", "xid", "excluded", "created_at"]
+    list_filter = ["excluded", "conversation"]
+    search_fields = ["xid", "user__username", "session_key", "conversation__slug"]
+    raw_id_fields = ["conversation", "user"]
+
+
+@admin.register(Statement)
+class StatementAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "conversation",
+        "text",
+        "status",
+        "is_seed",
+        "is_meta",
+        "external_id",
+        "created_at",
+    ]
+    list_filter = ["status", "is_seed", "is_meta", "conversation"]
+    search_fields = ["text", "external_id", "conversation__slug"]
+    raw_id_fields = ["conversation", "author_participant", "author_user"]
+    readonly_fields = ["text_key"]
+
+
+@admin.register(Vote)
+class VoteAdmin(ReadOnlyAdmin):
+    list_display = ["id", "conversation", "participant", "statement", "value", "updated_at"]
+    list_filter = ["value", "conversation"]
+    search_fields = ["reason", "statement__text", "participant__xid"]
+    raw_id_fields = ["conversation", "participant", "statement"]
+
+
+@admin.register(VoteEvent)
+class VoteEventAdmin(ReadOnlyAdmin):
+    list_display = ["id", "conversation", "participant", "statement", "value", "created_at"]
+    list_filter = ["value", "conversation"]
+    search_fields = ["reason", "statement__text", "participant__xid"]
+    raw_id_fields = ["conversation", "participant", "statement"]
+
+
+@admin.register(AuditLogEntry)
+class AuditLogEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "conversation",
+        "actor_username",
+        "action",
+        "target_type",
+        "target_id",
+    ]
+    list_filter = ["action", "target_type", "conversation"]
+    search_fields = ["actor_username", "conversation__slug"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(AllowedXid)
+class AllowedXidAdmin(admin.ModelAdmin):
+    list_display = ["xid", "conversation", "added_at"]
+    list_filter = ["conversation"]
+    search_fields = ["xid", "conversation__slug"]
+    raw_id_fields = ["conversation"]
+
+
+@admin.register(RateLimitHit)
+class RateLimitHitAdmin(ReadOnlyAdmin):
+    list_display = ["window_start", "conversation", "participant", "action", "hits", "last_hit_at"]
+    list_filter = ["action", "conversation"]
+    search_fields = ["conversation__slug", "participant__xid"]
+
+
+@admin.register(Snapshot)
+class SnapshotAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "conversation",
+        "status",
+        "attempt",
+        "watermark",
+        "n_participants",
+        "n_votes",
+        "k",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "conversation"]
+    search_fields = ["conversation__slug", "error"]
+    # The packed positions and the clustering state are large binary/JSON blobs.
+    exclude = ["positions", "state"]
