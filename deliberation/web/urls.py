@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
-from deliberation.web import views
+from deliberation.web import groups, views
 
 app_name = "web"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("c/<slug:slug>/", views.conversation_detail, name="conversation"),
     path("c/<slug:slug>/vote/", views.vote, name="vote"),
     path("c/<slug:slug>/statements/", views.statement_add, name="statement_add"),
+    path("c/<slug:slug>/groups/", include(groups.urlpatterns)),
 ]

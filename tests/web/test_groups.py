@@ -93,9 +93,13 @@ def test_the_conversation_page_embeds_the_groups_panel(client: Client) -> None:
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_the_panel_refreshes_without_a_reload_when_a_new_snapshot_lands(
-    live_server: object,
+    live_server: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls below are
+    # ordinary blocking calls between its steps.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
     camps = two_camps(per_camp=4)
     _clustered(camps)
