@@ -283,23 +283,51 @@ def _vote_events_add(*, conversation: Conversation, events: list[_Event]) -> int
             "participant_id", "statement_id", "created_at", "value"
         )
     )
-    new: list[VoteEvent] = []
+    new: list[_Event] = []
     for event in events:
         if logged[event] > 0:
             logged[event] -= 1
-            continue
-        participant_id, statement_id, moment, value = event
-        new.append(
-            VoteEvent(
-                conversation_id=conversation.pk,
-                participant_id=participant_id,
-                statement_id=statement_id,
-                value=value,
-                created_at=moment,
-            )
-        )
-    VoteEvent.objects.bulk_create(new, batch_size=BATCH_SIZE)
+        else:
+            new.append(event)
+    _vote_events_insert(conversation=conversation, events=new)
     return len(new)
+
+
+_EVENT_FIELDS = ("participant_id", "statement_id", "created_at", "value")
+
+
+def _vote_events_insert(*, conversation: Conversation, events: list[_Event]) -> None:
+    """Insert events in list order (ids follow it: _votes_update breaks ties by id).
+
+    On PostgreSQL through COPY: bulk_create builds a model instance and prepares every field
+    of every row in Python, which made it two thirds of a large import's time (vtaiwan.uberx,
+    50,000 events); COPY streams the rows several times faster. Every row starts from one
+    prototype instance, so columns the import does not set (a field added later, the
+    reason) get the model's defaults as bulk_create would give them.
+    """
+    if connection.vendor != "postgresql":
+        VoteEvent.objects.bulk_create(
+            [
+                VoteEvent(conversation=conversation, **dict(zip(_EVENT_FIELDS, event, strict=True)))
+                for event in events
+            ],
+            batch_size=BATCH_SIZE,
+        )
+        return
+    fields = [field for field in VoteEvent._meta.concrete_fields if not field.primary_key]
+    prototype = VoteEvent(conversation=conversation)
+    row = [getattr(prototype, field.attname) for field in fields]
+    positions = [[field.attname for field in fields].index(name) for name in _EVENT_FIELDS]
+    columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
+    table = connection.ops.quote_name(VoteEvent._meta.db_table)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for event in events:
+            for position, value in zip(positions, event, strict=True):
+                row[position] = value
+            copy.write_row(row)
 
 
 def _votes_update(*, conversation: Conversation, logged_after: int) -> int:
