@@ -5,7 +5,15 @@ from django.core.management import call_command
 from playwright.sync_api import Browser, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
-from deliberation.models import Conversation, Participant, Statement, StatementStatus, VoteEvent
+from deliberation.models import (
+    Conversation,
+    ModerationMode,
+    Participant,
+    Statement,
+    StatementStatus,
+    VoteEvent,
+)
+from tests.factories import ConversationFactory, StatementFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -89,6 +97,28 @@ def test_duplicate_statement_is_refused_inline_keeping_the_draft(
     page.get_by_role("link", name="Vote on this statement").click()
     expect(page.locator("#statement-text")).to_have_text(existing.text)
     assert Statement.objects.count() == before
+
+
+def test_end_state_invites_a_statement_that_then_comes_up_for_voting(
+    live_server: LiveServer, page: Page
+) -> None:
+    # A small open-moderation conversation, so the end is two votes away and a new
+    # statement is visible at once.
+    conversation = ConversationFactory.create(moderation_mode=ModerationMode.OPEN)
+    StatementFactory.create_batch(2, conversation=conversation)
+    page.goto(f"{live_server.url}/c/{conversation.slug}/")
+    for _ in range(2):
+        page.get_by_role("button", name="Agree", exact=True).click()
+    expect(page.get_by_role("heading", name="You've voted on all 2 statements")).to_be_focused()
+
+    page.get_by_role("link", name="Add a statement of your own").click()
+    expect(page.get_by_label("Your statement")).to_be_focused()
+    page.keyboard.type("Publish the budget line by line.")
+    page.get_by_role("button", name="Add statement").click()
+
+    expect(page.get_by_role("status")).to_contain_text("now in the conversation")
+    expect(page.locator("#statement-text")).to_have_text("Publish the budget line by line.")
+    expect(page.locator("#progress-text")).to_have_text("2 of 3 statements voted")
 
 
 def test_voting_and_adding_work_without_javascript(
