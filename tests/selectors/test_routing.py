@@ -48,16 +48,22 @@ def test_novelty_boost_fades_as_a_statement_is_seen() -> None:
     )
 
 
+def record_vote(participant: Participant, statement: Statement, value: int) -> None:
+    # Straight into the table the selectors read, past vote_cast's checks and triggers.
+    Vote.objects.create(
+        conversation=statement.conversation,
+        participant=participant,
+        statement=statement,
+        value=value,
+        updated_at=timezone.now(),
+    )
+
+
 def add_votes(statement: Statement, values: list[int]) -> None:
     """Votes on this statement by as many other participants as there are values."""
     for value in values:
-        voter = ParticipantFactory.create(conversation=statement.conversation)
-        Vote.objects.create(
-            conversation=statement.conversation,
-            participant=voter,
-            statement=statement,
-            value=value,
-            updated_at=timezone.now(),
+        record_vote(
+            ParticipantFactory.create(conversation=statement.conversation), statement, value
         )
 
 
@@ -79,13 +85,7 @@ class TestStatementNextForParticipant:
         conversation = participant.conversation
         open_ones = StatementFactory.create_batch(3, conversation=conversation)
         voted = StatementFactory.create(conversation=conversation)
-        Vote.objects.create(
-            conversation=conversation,
-            participant=participant,
-            statement=voted,
-            value=0,
-            updated_at=timezone.now(),
-        )
+        record_vote(participant, voted, 0)
         for status in (StatementStatus.PENDING, StatementStatus.REJECTED):
             StatementFactory.create(conversation=conversation, status=status)
         StatementFactory.create()  # another conversation's
@@ -103,13 +103,7 @@ class TestStatementNextForParticipant:
         StatementFactory.create(
             conversation=participant.conversation, status=StatementStatus.PENDING
         )
-        Vote.objects.create(
-            conversation=participant.conversation,
-            participant=participant,
-            statement=statement,
-            value=1,
-            updated_at=timezone.now(),
-        )
+        record_vote(participant, statement, 1)
         assert statement_next_for_participant(participant=participant) is None
 
     def test_returns_none_in_an_empty_conversation(self) -> None:
@@ -161,13 +155,7 @@ def test_progress_counts_votes_on_accepted_statements_only() -> None:
     accepted = StatementFactory.create_batch(3, conversation=conversation)
     withdrawn = StatementFactory.create(conversation=conversation)
     for statement in (accepted[0], withdrawn):
-        Vote.objects.create(
-            conversation=conversation,
-            participant=participant,
-            statement=statement,
-            value=1,
-            updated_at=timezone.now(),
-        )
+        record_vote(participant, statement, 1)
     Statement.objects.filter(pk=withdrawn.pk).update(status=StatementStatus.REJECTED)
     add_votes(accepted[1], [1])
 
