@@ -1,11 +1,16 @@
+import csv
 import io
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from deliberation.models import Visibility
+from deliberation.models import Participant, Visibility
+from deliberation.selectors.groups import participant_groups_latest
 from deliberation.services.polis_export import polis_export_files
+from deliberation.services.polis_import import polis_import
+from deliberation.services.snapshots import snapshot_run_now
 from tests.factories import ConversationFactory
 from tests.management.polis_exports import write_export
 
@@ -52,3 +57,26 @@ def test_unwritable_folder_exits_with_status_2(tmp_path: Path) -> None:
         call_command("export_polis", "bikes", str(blocker / "out"), stdout=io.StringIO())
     assert failure.value.returncode == 2
     assert str(failure.value).startswith(str(blocker))
+
+
+def test_group_ids_come_from_the_latest_snapshot(tmp_path: Path) -> None:
+    seattle = Path(settings.BASE_DIR) / "data" / "polis" / "15-per-hour-seattle"
+    conversation = polis_import(directory=seattle, slug="seattle").conversation
+    call_command("export_polis", "seattle", str(tmp_path / "before"), stdout=io.StringIO())
+    snapshot_run_now(conversation_id=conversation.pk)
+    call_command("export_polis", "seattle", str(tmp_path / "after"), stdout=io.StringIO())
+
+    def group_column(directory: Path) -> dict[str, str]:
+        with (directory / "participants-votes.csv").open(newline="") as handle:
+            return {row["participant"]: row["group-id"] for row in csv.DictReader(handle)}
+
+    assert set(group_column(tmp_path / "before").values()) == {""}
+    xids = dict(Participant.objects.filter(conversation=conversation).values_list("id", "xid"))
+    expected = {
+        str(xids[pk]): str(group)
+        for pk, group in participant_groups_latest(conversation=conversation).items()
+    }
+    assert expected
+    assert {xid: group for xid, group in group_column(tmp_path / "after").items() if group} == (
+        expected
+    )

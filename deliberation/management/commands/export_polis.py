@@ -6,13 +6,15 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from deliberation.models import Conversation
+from deliberation.selectors.groups import participant_groups_latest
 from deliberation.services.polis_export import polis_export_write
 
 
 class Command(BaseCommand):
     help = (
         "Write the conversation SLUG into DIR as a Polis export (comments.csv, votes.csv, "
-        "participants-votes.csv, summary.csv) that import_polis reads back."
+        "participants-votes.csv, summary.csv) that import_polis reads back. group-id holds "
+        "each participant's opinion group in the latest clustering snapshot."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,8 +26,13 @@ class Command(BaseCommand):
         conversation = Conversation.objects.filter(slug=options["slug"]).first()
         if conversation is None:
             raise CommandError(f"No conversation called {options['slug']!r}.", returncode=2)
+        # No snapshot yet (or nobody grouped): no groups, so the group-id column stays empty
+        # and summary.csv has no "groups" row, rather than claiming zero groups.
+        groups = participant_groups_latest(conversation=conversation) or None
         try:
-            written = polis_export_write(conversation=conversation, directory=options["directory"])
+            written = polis_export_write(
+                conversation=conversation, directory=options["directory"], groups=groups
+            )
         except OSError as error:
             raise CommandError(f"{error.filename}: {error.strerror}", returncode=2) from error
         for path in written:
