@@ -194,7 +194,7 @@ def stream(conversation: Conversation, seconds: float, rate: float, seed: int) -
         worker.wait(30)
     latencies = []
     for event_id, at in cast:
-        covering = [f.timestamp() for w, f, _ in runs if w is not None and w >= event_id]
+        covering = [f.timestamp() for w, f, _ in runs if w is not None and f and w >= event_id]
         if covering:
             latencies.append(min(covering) - at)
     latencies.sort()

@@ -63,7 +63,8 @@ class RepresentativeSerializer(serializers.Serializer[Any]):
 
 class GroupSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(help_text="Stable across snapshots.")
-    label = serializers.CharField(help_text="A, B, C... derived from the id.")
+    # DRF takes declared fields off the class; mypy still sees Field.label under it.
+    label = serializers.CharField(help_text="A, B, C... derived from the id.")  # type: ignore[assignment]
     size = serializers.IntegerField()
     representative = RepresentativeSerializer(many=True)
 

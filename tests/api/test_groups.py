@@ -3,7 +3,7 @@ from rest_framework.test import APIClient
 
 from deliberation.models import Snapshot, SnapshotStatus, VoteEvent
 from deliberation.services.snapshots import snapshot_run
-from tests.factories import ConversationFactory
+from tests.factories import ConversationFactory, UserFactory
 from tests.snapshot_data import Camps, two_camps
 
 pytestmark = pytest.mark.django_db
@@ -16,17 +16,12 @@ def _clustered(camps: Camps) -> Snapshot:
 
 
 def _as_participant(client: APIClient, camps: Camps) -> int:
-    """Make the client's session the one of the first participant of camp A."""
-    client.get(f"/api/v1/conversations/{camps.conversation.slug}/")
-    session_key = client.session.session_key
-    if session_key is None:
-        session = client.session
-        session.save()
-        session_key = session.session_key
-        client.cookies["sessionid"] = session_key
+    """Log the client in as the first participant of camp A."""
+    user = UserFactory.create()
     me = camps.camp_a[0]
-    me.session_key = session_key
+    me.user = user
     me.save()
+    client.force_login(user)
     return me.pk
 
 

@@ -40,7 +40,7 @@ def _analyze_with_faults(*args: Any, **kwargs: Any) -> Any:
     return _real_analyze(*args, **kwargs)
 
 
-snapshots.analyze = _analyze_with_faults  # type: ignore[assignment]
+snapshots.analyze = _analyze_with_faults
 
 if __name__ == "__main__":
     app.worker_main(["worker", *sys.argv[1:]])

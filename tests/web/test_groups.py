@@ -118,7 +118,7 @@ def test_the_panel_refreshes_without_a_reload_when_a_new_snapshot_lands(
             ],
         )
         page = browser.new_page()
-        page.goto(f"{live_server}/c/{camps.conversation.slug}/")  # type: ignore[str-bytes-safe]
+        page.goto(f"{live_server}/c/{camps.conversation.slug}/")
         map_title = page.locator("#groups-panel svg title")
         map_title.wait_for(state="attached", timeout=10_000)
         page.evaluate("window.notReloaded = true")
