@@ -8,7 +8,7 @@ re-import of a newer export.
 """
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -37,6 +37,10 @@ from deliberation.polis_format import (
     ms_to_datetime,
     polis_read,
 )
+from deliberation.services.conversation_setup import (
+    ConversationSettings,
+    conversation_settings_clean,
+)
 
 BATCH_SIZE = 5000
 _STATUS_BY_MODERATED = {
@@ -44,7 +48,6 @@ _STATUS_BY_MODERATED = {
     0: StatementStatus.PENDING,
     -1: StatementStatus.REJECTED,
 }
-_TOPIC_MAX_LENGTH = Conversation._meta.get_field("topic").max_length or 300
 _SLUG_MAX_LENGTH = Conversation._meta.get_field("slug").max_length or 100
 
 
@@ -67,7 +70,8 @@ def polis_import(
     visibility: str = Visibility.PUBLIC,
 ) -> PolisImportResult:
     """Import the export in ``directory`` into the conversation ``slug``, creating it (strict
-    moderation, ``visibility``) when it does not exist yet.
+    moderation, ``visibility``) when it does not exist yet. An existing conversation keeps
+    its settings.
 
     Every file is read and validated before the first write, and the writes share one
     transaction: a malformed folder raises PolisFormatError (an InvalidInput naming the file
@@ -82,24 +86,24 @@ def polis_import(
         ) from None
     if len(slug) > _SLUG_MAX_LENGTH:
         raise InvalidInput(f"A slug can be at most {_SLUG_MAX_LENGTH} characters.", field="slug")
-    if visibility not in Visibility.values:
-        raise InvalidInput(
-            f"Visibility must be one of {', '.join(Visibility.values)}.", field="visibility"
-        )
     export = polis_read(directory)
-    topic = (topic or "").strip() or export.topic
-    if not topic:
-        raise PolisFormatError(
-            export.path(SUMMARY_FILE), None, "no topic (missing file or 'topic' row); give one"
+    try:
+        settings = conversation_settings_clean(
+            ConversationSettings(
+                topic=topic or export.topic,
+                description=export.description,
+                moderation_mode=ModerationMode.STRICT,
+                visibility=visibility,
+            )
         )
-    if len(topic) > _TOPIC_MAX_LENGTH:
-        raise InvalidInput(
-            f"A topic can be at most {_TOPIC_MAX_LENGTH} characters (this one has {len(topic)}).",
-            field="topic",
-        )
+    except InvalidInput as error:
+        if error.field == "description" or (error.field == "topic" and not topic):
+            # The faulty value came from the export: say which file.
+            raise PolisFormatError(export.path(SUMMARY_FILE), None, error.message) from None
+        raise
     try:
         with transaction.atomic():
-            return _import(export=export, slug=slug, topic=topic, visibility=visibility)
+            return _import(export=export, slug=slug, settings=settings)
     except IntegrityError:
         # Race: a participant added a statement with the same text as an imported comment,
         # or another import created this conversation, between our reads and our inserts.
@@ -109,19 +113,13 @@ def polis_import(
         ) from None
 
 
-def _import(*, export: PolisExport, slug: str, topic: str, visibility: str) -> PolisImportResult:
+def _import(*, export: PolisExport, slug: str, settings: ConversationSettings) -> PolisImportResult:
     # Race: two imports into one conversation at once would each add the rows the other is
     # adding. The row lock makes the second wait and then see the first one's rows.
     conversation = Conversation.objects.select_for_update().filter(slug=slug).first()
     created = conversation is None
     if conversation is None:
-        conversation = Conversation.objects.create(
-            slug=slug,
-            topic=topic,
-            description=export.description,
-            moderation_mode=ModerationMode.STRICT,
-            visibility=visibility,
-        )
+        conversation = Conversation.objects.create(slug=slug, **asdict(settings))
     participant_ids, participants_added = _participants_add(
         conversation=conversation, export=export
     )

@@ -75,7 +75,7 @@ def test_topic_and_visibility_options_override_the_defaults(tmp_path: Path) -> N
 
 def test_missing_summary_needs_a_topic(tmp_path: Path) -> None:
     directory = write_export(tmp_path, {"summary.csv": None})
-    with pytest.raises(PolisFormatError, match=r"summary\.csv: no topic"):
+    with pytest.raises(PolisFormatError, match=r"summary\.csv: The topic cannot be empty\."):
         polis_import(directory=directory, slug="bikes")
     assert polis_import(directory=directory, slug="bikes", topic="Bikes").conversation.topic
 
@@ -359,7 +359,7 @@ def test_a_failure_while_writing_rolls_everything_back(
     ("slug", "topic", "visibility", "message"),
     [
         ("no spaces", None, "public", "not a valid slug"),
-        ("bikes", "x" * 301, "public", "at most 300 characters"),
+        ("bikes", "x" * 301, "public", "The topic can be at most 300 characters"),
         ("bikes", None, "secret", "Visibility must be one of"),
     ],
 )
