@@ -83,20 +83,20 @@ class StatementAdmin(admin.ModelAdmin):
     readonly_fields = ["text_key"]
 
 
-@admin.register(Vote)
-class VoteAdmin(ReadOnlyAdmin):
-    list_display = ["id", "conversation", "participant", "statement", "value", "updated_at"]
+class _VoteLogAdmin(ReadOnlyAdmin):
     list_filter = ["value", "conversation"]
     search_fields = ["reason", "statement__text", "participant__xid"]
     raw_id_fields = ["conversation", "participant", "statement"]
+
+
+@admin.register(Vote)
+class VoteAdmin(_VoteLogAdmin):
+    list_display = ["id", "conversation", "participant", "statement", "value", "updated_at"]
 
 
 @admin.register(VoteEvent)
-class VoteEventAdmin(ReadOnlyAdmin):
+class VoteEventAdmin(_VoteLogAdmin):
     list_display = ["id", "conversation", "participant", "statement", "value", "created_at"]
-    list_filter = ["value", "conversation"]
-    search_fields = ["reason", "statement__text", "participant__xid"]
-    raw_id_fields = ["conversation", "participant", "statement"]
 
 
 @admin.register(AuditLogEntry)

@@ -27,6 +27,16 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
+NEW_CONVERSATION = {
+    "topic": "Parks",
+    "moderation_mode": "strict",
+    "participants_can_add": "on",
+    "is_open": "on",
+    "visibility": "public",
+    "report_visibility": "public",
+    "access_mode": "anyone",
+}
+
 
 def _client(user: User | None = None) -> Client:
     client = Client()
@@ -121,17 +131,7 @@ def test_login_page_logs_a_moderator_in_with_username_and_password() -> None:
 def test_creating_a_conversation_with_seeds_leads_to_its_dashboard() -> None:
     staff = UserFactory.create(is_staff=True)
     response = _client(staff).post(
-        reverse("console:new"),
-        {
-            "topic": "Parks",
-            "moderation_mode": "strict",
-            "participants_can_add": "on",
-            "is_open": "on",
-            "visibility": "public",
-            "report_visibility": "public",
-            "access_mode": "anyone",
-            "seeds": "More trees.\nMore benches.",
-        },
+        reverse("console:new"), {**NEW_CONVERSATION, "seeds": "More trees.\nMore benches."}
     )
     conversation = Conversation.objects.get()
     assert response["Location"] == reverse("console:dashboard", args=[conversation.slug])
@@ -143,11 +143,7 @@ def test_closing_before_opening_is_refused_inline_and_keeps_what_was_typed() -> 
     response = _client(staff).post(
         reverse("console:new"),
         {
-            "topic": "Parks",
-            "moderation_mode": "strict",
-            "visibility": "public",
-            "report_visibility": "public",
-            "access_mode": "anyone",
+            **NEW_CONVERSATION,
             "opens_at": "2030-05-02T10:00",
             "closes_at": "2030-05-01T10:00",
             "seeds": "Keep me.",
