@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -48,12 +49,14 @@ def analyze_export(
     n_votes = len(timeline.values)
     if not replay or replay >= n_votes:
         return analyze(votes, **flags)
+    # Only the final run is reported: earlier runs just carry the state forward, so they skip
+    # the Community Notes fit, which is not part of the state that shapes the groups.
+    carry = replace(options or Options(), community_notes=False)
     state: dict[str, Any] | None = None
-    for end in [*range(replay, n_votes, replay), n_votes]:
+    for end in range(replay, n_votes, replay):
         prefix = (votes[0][:end], votes[1][:end], votes[2][:end])
-        result = analyze(prefix, previous_state=state, **flags)
-        state = result.state
-    return result
+        state = analyze(prefix, previous_state=state, **{**flags, "options": carry}).state
+    return analyze(votes, previous_state=state, **flags)
 
 
 def _positive(text: str) -> int:

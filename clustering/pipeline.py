@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Iterator, Mapping
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from threadpoolctl import ThreadpoolController
 
 from clustering.community_notes import CommunityNotes
 from clustering.groups import (
@@ -461,7 +463,25 @@ def analyze(
     -------
     Analysis
     """
-    opts = options or Options()
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        return _analyze(votes, moderated_out, meta, excluded, options or Options(), previous_state)
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    # Every BLAS call here is a small level-1/2 operation: threading them costs more than it
+    # saves (50x slower on a busy 2-core box) and a single thread keeps reductions reproducible.
+    return ThreadpoolController()
+
+
+def _analyze(
+    votes: Votes,
+    moderated_out: npt.ArrayLike,
+    meta: npt.ArrayLike,
+    excluded: npt.ArrayLike,
+    opts: Options,
+    previous_state: Mapping[str, Any] | None,
+) -> Analysis:
     prev = (
         previous_state if previous_state and previous_state.get("version") == STATE_VERSION else {}
     )
