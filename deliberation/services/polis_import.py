@@ -55,6 +55,7 @@ _SLUG_MAX_LENGTH = Conversation._meta.get_field("slug").max_length or 100
 class PolisImportResult:
     conversation: Conversation
     created: bool
+    votes_file: str
     participants_added: int
     statements_added: int
     vote_events_added: int
@@ -133,6 +134,7 @@ def _import(*, export: PolisExport, slug: str, settings: ConversationSettings) -
     return PolisImportResult(
         conversation=conversation,
         created=created,
+        votes_file=export.votes_file,
         participants_added=participants_added,
         statements_added=statements_added,
         vote_events_added=vote_events_added,
@@ -169,7 +171,7 @@ def _participants_add(
     return ids, len(by_xid) - len(existing)
 
 
-def disambiguated_text_key(text_key: str, external_id: str) -> str:
+def _disambiguated_text_key(text_key: str, external_id: str) -> str:
     """A text key for a statement whose text another statement of its conversation already
     has (ignoring case and spacing).
 
@@ -211,7 +213,7 @@ def _statements_add(
                 f"same text as {key_holders[text_key]} (ignoring case and spacing); "
                 "imported it as a separate statement so neither it nor its votes are lost"
             )
-            text_key = disambiguated_text_key(text_key, external_id)
+            text_key = _disambiguated_text_key(text_key, external_id)
         key_holders[text_key] = f"comment {external_id}"
         added.append(
             Statement(

@@ -181,13 +181,15 @@ def test_the_command_reports_what_it_added_and_warns_about_twins(tmp_path: Path)
     stdout, stderr = io.StringIO(), io.StringIO()
     call_command("import_polis", str(directory), "--slug", "bikes", stdout=stdout, stderr=stderr)
     assert stdout.getvalue() == (
-        "Created 'bikes': added 3 participants, 4 statements, 4 vote events; wrote 3 votes.\n"
+        "Created 'bikes' from votes.csv: added 3 participants, 4 statements, 4 vote events; "
+        "wrote 3 votes.\n"
     )
     assert stderr.getvalue().startswith(f"warning: {directory}/comments.csv:5: comment 3 has")
     stdout = io.StringIO()
     call_command("import_polis", str(directory), "--slug", "bikes", stdout=stdout)
     assert stdout.getvalue() == (
-        "Updated 'bikes': added 0 participants, 0 statements, 0 vote events; wrote 0 votes.\n"
+        "Updated 'bikes' from votes.csv: added 0 participants, 0 statements, 0 vote events; "
+        "wrote 0 votes.\n"
     )
 
 

@@ -252,12 +252,14 @@ def test_reimport_leaves_moderation_decisions_and_newer_votes_alone(tmp_path: Pa
 
 
 def test_participants_votes_is_read_when_votes_csv_is_absent(tmp_path: Path) -> None:
-    conversation = polis_import(
+    result = polis_import(
         directory=write_export(
             tmp_path, {"votes.csv": None, "participants-votes.csv": PARTICIPANTS_VOTES}
         ),
         slug="bikes",
-    ).conversation
+    )
+    assert result.votes_file == "participants-votes.csv"
+    conversation = result.conversation
     assert latest_votes(conversation) == {("0", "0"): 1, ("1", "0"): -1, ("2", "1"): 0}
     # No time in that file: each vote is dated with its comment's timestamp.
     assert set(

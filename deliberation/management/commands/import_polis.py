@@ -43,7 +43,7 @@ class Command(BaseCommand):
             self.stderr.write(f"warning: {warning}")
         verb = "Created" if result.created else "Updated"
         self.stdout.write(
-            f"{verb} {result.conversation.slug!r}: added {result.participants_added} "
-            f"participants, {result.statements_added} statements, "
+            f"{verb} {result.conversation.slug!r} from {result.votes_file}: added "
+            f"{result.participants_added} participants, {result.statements_added} statements, "
             f"{result.vote_events_added} vote events; wrote {result.votes_written} votes."
         )
