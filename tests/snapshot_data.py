@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from deliberation.models import Conversation, Participant, Statement, Vote, VoteEvent
+from deliberation.models import Conversation, Participant, Snapshot, Statement, Vote, VoteEvent
+from deliberation.services.snapshots import snapshot_run
 from tests.factories import ConversationFactory, ParticipantFactory, StatementFactory
 
 
@@ -58,3 +59,10 @@ def two_camps(*, per_camp: int = 12, n_statements: int = 8) -> Camps:
                 )
     votes_write(rows)
     return Camps(conversation, statements, camp_a, camp_b)
+
+
+def clustered(camps: Camps) -> Snapshot:
+    """Run a snapshot of the camps' conversation here and now."""
+    snapshot = snapshot_run(snapshot_id=Snapshot.objects.create(conversation=camps.conversation).pk)
+    assert snapshot is not None
+    return snapshot

@@ -2,17 +2,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from deliberation.models import Snapshot, SnapshotStatus, VoteEvent
-from deliberation.services.snapshots import snapshot_run
 from tests.factories import ConversationFactory, UserFactory
-from tests.snapshot_data import Camps, two_camps
+from tests.snapshot_data import Camps, clustered, two_camps
 
 pytestmark = pytest.mark.django_db
-
-
-def _clustered(camps: Camps) -> Snapshot:
-    snapshot = snapshot_run(snapshot_id=Snapshot.objects.create(conversation=camps.conversation).pk)
-    assert snapshot is not None
-    return snapshot
 
 
 def _as_participant(client: APIClient, camps: Camps) -> int:
@@ -29,7 +22,7 @@ def test_groups_returns_the_latest_snapshot_with_groups_consensus_and_statistics
     api_client: APIClient,
 ) -> None:
     camps = two_camps()
-    snapshot = _clustered(camps)
+    snapshot = clustered(camps)
 
     response = api_client.get(f"/api/v1/conversations/{camps.conversation.slug}/groups/")
 
@@ -59,7 +52,7 @@ def test_groups_before_any_snapshot_is_a_clear_json_404(api_client: APIClient) -
 
 def test_groups_hidden_by_the_moderators_are_refused(api_client: APIClient) -> None:
     camps = two_camps(per_camp=4)
-    _clustered(camps)
+    clustered(camps)
     camps.conversation.show_groups = False
     camps.conversation.save()
 
@@ -71,7 +64,7 @@ def test_groups_hidden_by_the_moderators_are_refused(api_client: APIClient) -> N
 
 def test_me_gives_my_group_position_and_votes_against_my_group(api_client: APIClient) -> None:
     camps = two_camps()
-    _clustered(camps)
+    clustered(camps)
     participant_id = _as_participant(api_client, camps)
 
     response = api_client.get(f"/api/v1/conversations/{camps.conversation.slug}/me/")
@@ -88,7 +81,7 @@ def test_me_gives_my_group_position_and_votes_against_my_group(api_client: APICl
 
 def test_me_for_a_visitor_who_has_not_taken_part_is_404(api_client: APIClient) -> None:
     camps = two_camps(per_camp=4)
-    _clustered(camps)
+    clustered(camps)
 
     response = api_client.get(f"/api/v1/conversations/{camps.conversation.slug}/me/")
 
@@ -98,11 +91,11 @@ def test_me_for_a_visitor_who_has_not_taken_part_is_404(api_client: APIClient) -
 
 def test_snapshots_lists_the_history_newest_first(api_client: APIClient) -> None:
     camps = two_camps(per_camp=4)
-    first = _clustered(camps)
+    first = clustered(camps)
     Snapshot.objects.create(
         conversation=camps.conversation, status=SnapshotStatus.FAILED, error="x"
     )
-    second = _clustered(camps)
+    second = clustered(camps)
 
     response = api_client.get(f"/api/v1/conversations/{camps.conversation.slug}/snapshots/")
 

@@ -15,22 +15,15 @@ from deliberation.selectors.groups import (
     statement_extremity_latest,
 )
 from deliberation.selectors.routing import statement_next_for_participant
-from deliberation.services.snapshots import snapshot_run
 from tests.factories import ConversationFactory, ParticipantFactory, UserFactory
-from tests.snapshot_data import Camps, two_camps, votes_write
+from tests.snapshot_data import clustered, two_camps, votes_write
 
 pytestmark = pytest.mark.django_db
 
 
-def _clustered(camps: Camps) -> Snapshot:
-    snapshot = snapshot_run(snapshot_id=Snapshot.objects.create(conversation=camps.conversation).pk)
-    assert snapshot is not None
-    return snapshot
-
-
 def test_latest_is_the_newest_succeeded_snapshot_never_a_failed_or_running_one() -> None:
     camps = two_camps(per_camp=4)
-    good = _clustered(camps)
+    good = clustered(camps)
     Snapshot.objects.create(conversation=camps.conversation, status=SnapshotStatus.FAILED)
     Snapshot.objects.create(conversation=camps.conversation, status=SnapshotStatus.RUNNING)
 
@@ -47,7 +40,7 @@ def test_viewer_gets_a_clear_error_before_the_first_snapshot() -> None:
 
 def test_hidden_groups_are_refused_to_participants_but_shown_to_moderators() -> None:
     camps = two_camps(per_camp=4)
-    _clustered(camps)
+    clustered(camps)
     camps.conversation.show_groups = False
     camps.conversation.save()
 
@@ -61,7 +54,7 @@ def test_hidden_groups_are_refused_to_participants_but_shown_to_moderators() -> 
 
 def test_groups_view_names_groups_and_lists_what_each_agrees_and_disagrees_with() -> None:
     camps = two_camps()
-    view = groups_view(snapshot=_clustered(camps))
+    view = groups_view(snapshot=clustered(camps))
 
     assert [g.label for g in view.groups] == ["A", "B"]
     assert sorted(g.size for g in view.groups) == [12, 12]
@@ -77,7 +70,7 @@ def test_groups_view_names_groups_and_lists_what_each_agrees_and_disagrees_with(
 
 def test_my_position_puts_me_in_my_camp_and_compares_my_votes_with_its_majority() -> None:
     camps = two_camps()
-    view = groups_view(snapshot=_clustered(camps))
+    view = groups_view(snapshot=clustered(camps))
     me = camps.camp_a[0]
     mate = camps.camp_a[1]
 
@@ -93,7 +86,7 @@ def test_my_position_puts_me_in_my_camp_and_compares_my_votes_with_its_majority(
 
 def test_a_newcomer_not_yet_clustered_has_no_position() -> None:
     camps = two_camps(per_camp=4)
-    view = groups_view(snapshot=_clustered(camps))
+    view = groups_view(snapshot=clustered(camps))
     newcomer = ParticipantFactory.create(conversation=camps.conversation)
 
     position = participant_position(view=view, participant=newcomer)
@@ -104,7 +97,7 @@ def test_a_newcomer_not_yet_clustered_has_no_position() -> None:
 def test_participant_groups_latest_maps_grouped_participants_for_the_exporter() -> None:
     camps = two_camps(per_camp=5)
     assert participant_groups_latest(conversation=camps.conversation) == {}
-    _clustered(camps)
+    clustered(camps)
 
     groups = participant_groups_latest(conversation=camps.conversation)
 
@@ -114,8 +107,8 @@ def test_participant_groups_latest_maps_grouped_participants_for_the_exporter() 
 
 def test_history_lists_every_kept_snapshot_newest_first_without_bulky_columns() -> None:
     camps = two_camps(per_camp=4)
-    first = _clustered(camps)
-    second = _clustered(camps)
+    first = clustered(camps)
+    second = clustered(camps)
 
     history = list(snapshot_history(conversation=camps.conversation))
 
@@ -125,7 +118,7 @@ def test_history_lists_every_kept_snapshot_newest_first_without_bulky_columns() 
 
 def test_opinion_map_draws_one_outline_per_group_and_marks_me() -> None:
     camps = two_camps()
-    snapshot = _clustered(camps)
+    snapshot = clustered(camps)
 
     drawn = opinion_map(snapshot=snapshot, participant=camps.camp_b[0])
 
@@ -140,7 +133,7 @@ def test_opinion_map_draws_one_outline_per_group_and_marks_me() -> None:
 def test_routing_reads_extremity_from_the_latest_snapshot() -> None:
     camps = two_camps(per_camp=4)
     assert statement_extremity_latest(conversation_id=camps.conversation.pk) == {}
-    _clustered(camps)
+    clustered(camps)
 
     extremity = statement_extremity_latest(conversation_id=camps.conversation.pk)
 

@@ -4,16 +4,9 @@ import time
 import pytest
 from django.test import Client
 
-from deliberation.models import Snapshot, VoteEvent
-from deliberation.services.snapshots import snapshot_run
+from deliberation.models import VoteEvent
 from tests.factories import ConversationFactory, UserFactory
-from tests.snapshot_data import Camps, two_camps, votes_write
-
-
-def _clustered(camps: Camps) -> Snapshot:
-    snapshot = snapshot_run(snapshot_id=Snapshot.objects.create(conversation=camps.conversation).pk)
-    assert snapshot is not None
-    return snapshot
+from tests.snapshot_data import Camps, clustered, two_camps, votes_write
 
 
 def _logged_in_as_first_of_camp_a(client: Client, camps: Camps) -> None:
@@ -27,7 +20,7 @@ def _logged_in_as_first_of_camp_a(client: Client, camps: Camps) -> None:
 @pytest.mark.django_db
 def test_panel_shows_the_map_my_group_each_group_and_what_is_shared(client: Client) -> None:
     camps = two_camps()
-    snapshot = _clustered(camps)
+    snapshot = clustered(camps)
     _logged_in_as_first_of_camp_a(client, camps)
 
     response = client.get(f"/c/{camps.conversation.slug}/groups/panel/")
@@ -48,11 +41,11 @@ def test_panel_shows_the_map_my_group_each_group_and_what_is_shared(client: Clie
 @pytest.mark.django_db
 def test_panel_answers_204_while_the_shown_snapshot_is_still_the_latest(client: Client) -> None:
     camps = two_camps(per_camp=4)
-    first = _clustered(camps)
+    first = clustered(camps)
     url = f"/c/{camps.conversation.slug}/groups/panel/"
 
     assert client.get(url, {"known": first.pk}).status_code == 204
-    second = _clustered(camps)
+    second = clustered(camps)
     fresh = client.get(url, {"known": first.pk})
     assert fresh.status_code == 200
     assert f"?known={second.pk}" in fresh.content.decode()
@@ -71,7 +64,7 @@ def test_panel_before_any_snapshot_says_so_and_keeps_polling(client: Client) -> 
 @pytest.mark.django_db
 def test_groups_hidden_by_the_moderators_are_not_shown(client: Client) -> None:
     camps = two_camps(per_camp=4)
-    _clustered(camps)
+    clustered(camps)
     camps.conversation.show_groups = False
     camps.conversation.save()
 
@@ -102,7 +95,7 @@ def test_the_panel_refreshes_without_a_reload_when_a_new_snapshot_lands(
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
     camps = two_camps(per_camp=4)
-    _clustered(camps)
+    clustered(camps)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium",
@@ -125,7 +118,7 @@ def test_the_panel_refreshes_without_a_reload_when_a_new_snapshot_lands(
         before = page.locator("#groups-panel .help").first.inner_text()
 
         votes_write([(camps.camp_a[0], camps.statements[0], 0)])
-        _clustered(camps)
+        clustered(camps)
         watermark = VoteEvent.objects.latest("id").pk
         started = time.monotonic()
         page.wait_for_function(
