@@ -12,7 +12,8 @@ from django.core.cache import cache
 from django.template.loader import render_to_string
 
 from deliberation.models import Conversation, Snapshot
-from deliberation.report.svg import MapGroup, SeriesPoint, opinion_map_svg, time_series_svg
+from deliberation.report.svg import SeriesPoint, opinion_map_svg, time_series_svg
+from deliberation.selectors.groups import snapshot_latest_id
 from deliberation.selectors.report import (
     SORTS,
     THRESHOLDS,
@@ -45,9 +46,7 @@ def report_charts(report: ReportContext) -> dict[str, str]:
             description=f"Votes cast in each {unit}, changed votes included.",
             kind="bars",
         ),
-        "opinion_map": opinion_map_svg(
-            report.positions, [MapGroup(g.id, g.letter, g.size) for g in report.groups]
-        ),
+        "opinion_map": opinion_map_svg(report.opinion_map),
     }
 
 
@@ -64,15 +63,16 @@ def report_body_html(report: ReportContext, *, for_pdf: bool = False) -> str:
     )
 
 
-def report_cache_key(*, snapshot: Snapshot, latest: Snapshot | None, sort: str) -> str:
-    latest_id = latest.pk if latest is not None else 0
-    return f"report:v{CACHE_VERSION}:{snapshot.pk}:{latest_id}:{sort}"
+def report_cache_key(*, snapshot: Snapshot, latest_id: int | None, sort: str) -> str:
+    return f"report:v{CACHE_VERSION}:{snapshot.pk}:{latest_id or 0}:{sort}"
 
 
 def report_body_cached(*, conversation: Conversation, snapshot: Snapshot, sort: str) -> str:
     """The report body for this snapshot and order, built at most once per cache lifetime."""
     key = report_cache_key(
-        snapshot=snapshot, latest=report_snapshot_get(conversation=conversation), sort=sort
+        snapshot=snapshot,
+        latest_id=snapshot_latest_id(conversation=conversation),
+        sort=sort,
     )
     body = cache.get(key)
     if body is None:

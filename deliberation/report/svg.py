@@ -9,12 +9,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+
+from deliberation.selectors.groups import OpinionMap
 
 _WIDTH = 640
 _HEIGHT = 200
@@ -116,125 +115,62 @@ def time_series_svg(
 
 
 GROUP_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#7f6d00")
-"""Okabe-Ito colours, distinguishable with the common colour-vision deficiencies."""
-_MAP_W = 640
-_MAP_H = 420
-_MAP_PAD = 24
-_GRID = 48
+"""Okabe-Ito colours, distinguishable with the common colour-vision deficiencies; report.css
+gives the same colours to the ``group-<label>`` classes."""
+UNGROUPED = "#9aa1ad"
 
 
-@dataclass(frozen=True)
-class MapGroup:
-    id: int
-    letter: str
-    size: int
+def group_colour(label: str | None) -> str:
+    """The colour of group A, B, C...; grey for people outside any group."""
+    if label is None or len(label) != 1 or not "A" <= label <= "Z":
+        return UNGROUPED
+    return GROUP_COLOURS[(ord(label) - ord("A")) % len(GROUP_COLOURS)]
 
 
-def group_colour(position: int) -> str:
-    return GROUP_COLOURS[position % len(GROUP_COLOURS)]
-
-
-def _hull(points: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Convex hull of 2-D points (Andrew's monotone chain), counter-clockwise."""
-    unique = np.unique(points, axis=0)
-    if len(unique) < 3:
-        return unique
-
-    def half(ordered: npt.NDArray[np.float64]) -> list[npt.NDArray[np.float64]]:
-        chain: list[npt.NDArray[np.float64]] = []
-        for p in ordered:
-            while len(chain) >= 2:
-                (ax, ay), (bx, by) = chain[-2], chain[-1]
-                if (bx - ax) * (p[1] - ay) - (by - ay) * (p[0] - ax) > 0:
-                    break
-                chain.pop()
-            chain.append(p)
-        return chain
-
-    lower, upper = half(unique), half(unique[::-1])
-    return np.array(lower[:-1] + upper[:-1])
-
-
-def opinion_map_svg(positions: npt.NDArray[Any], groups: Sequence[MapGroup]) -> SafeString:
-    """The opinion map: participants as density dots, each group's outline, letter and size.
-
-    ``positions`` is a snapshot's ``POSITION_DTYPE`` array. People the clustering did not
-    place (too few votes) are drawn in grey beneath the groups. Dots are binned on a grid so
-    the drawing stays small whatever the number of participants.
-    """
-    xy = np.column_stack([positions["x"], positions["y"]]).astype(np.float64)
-    finite = np.isfinite(xy).all(axis=1)
-    xy, group_of = xy[finite], positions["group"][finite]
+def opinion_map_svg(opinion_map: OpinionMap) -> SafeString:
+    """The opinion map of the groups selectors (``deliberation.selectors.groups``) drawn for
+    the report: each group's outline, its letter and size, and the participants as dots or,
+    in large conversations, as a density grid."""
+    size = opinion_map.size
+    what = (
+        "each shaded square is a cluster of participants"
+        if opinion_map.density
+        else "each dot is a participant, grey when too few votes placed them in a group"
+    )
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_MAP_W} {_MAP_H}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
         'class="opinion-map" role="img" aria-labelledby="map-t map-d">',
         '<title id="map-t">Opinion map</title>',
-        '<desc id="map-d">Each dot is a cluster of participants placed by how they voted; '
-        "people who voted alike are close together. Outlines mark the opinion groups. "
-        "The table below gives the same groups and sizes.</desc>",
-        f'<rect width="{_MAP_W}" height="{_MAP_H}" fill="#fff" stroke="#dfe3ea"/>',
+        f'<desc id="map-d">People who voted alike are close together; {what}. Outlines mark '
+        "the opinion groups. The table below gives the same groups and sizes.</desc>",
+        f'<rect width="{size}" height="{size}" fill="#fff"/>',
     ]
-    if len(xy) == 0:
-        parts.append("</svg>")
-        return mark_safe("".join(parts))  # no interpolated text
-    low, high = xy.min(axis=0), xy.max(axis=0)
-    span = np.where(high - low > 0, high - low, 1.0)
-    inner = np.array([_MAP_W - 2 * _MAP_PAD, _MAP_H - 2 * _MAP_PAD], dtype=np.float64)
-    scale = float(min(inner / span))
-    offset = _MAP_PAD + (inner - span * scale) / 2
-    screen = (xy - low) * scale + offset
-    # SVG's y axis points down; flip so the map reads like a plot.
-    screen[:, 1] = _MAP_H - screen[:, 1]
-    cell = np.floor(screen / (_MAP_W / _GRID)).astype(np.int64)
-    layers: list[tuple[str, npt.NDArray[np.bool_], MapGroup | None]] = [
-        ("#b8bfcc", group_of < 0, None)
-    ]
-    layers += [(group_colour(i), group_of == g.id, g) for i, g in enumerate(groups)]
-    densest = 1
-    binned = []
-    for colour, members, group in layers:
-        keys, inverse, counts = np.unique(
-            cell[members], axis=0, return_inverse=True, return_counts=True
-        )
-        inside = screen[members]
-        centres = (
-            np.column_stack(
-                [
-                    np.bincount(inverse.ravel(), weights=inside[:, a], minlength=len(keys))
-                    for a in (0, 1)
-                ]
-            )
-            / np.maximum(counts, 1)[:, None]
-        )
-        densest = max(densest, int(counts.max()) if len(counts) else 1)
-        binned.append((colour, members, group, centres, counts))
-    for colour, members, group, centres, counts in binned:
-        if group is not None and members.sum() >= 3:
-            hull = _hull(screen[members])
-            points = " ".join(f"{x:.1f},{y:.1f}" for x, y in hull)
-            parts.append(
-                f'<polygon points="{points}" fill="{colour}" fill-opacity="0.08" '
-                f'stroke="{colour}" stroke-width="2" stroke-linejoin="round"/>'
-            )
-        opacity = "0.45" if group is None else "0.75"
-        for (x, y), n in zip(centres, counts, strict=True):
-            radius = 1.5 + 5.5 * math.sqrt(n / densest)
-            parts.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" fill="{colour}" '
-                f'fill-opacity="{opacity}"/>'
-            )
-    for colour, members, group, _, _ in binned:
-        if group is None or not members.any():
-            continue
-        cx, cy = screen[members].mean(axis=0)
+    for hull in opinion_map.hulls:
+        colour = group_colour(hull.label)
         parts.append(
-            f'<g class="map-label"><circle cx="{cx:.1f}" cy="{cy:.1f}" r="15" fill="#fff" '
-            f'stroke="{colour}" stroke-width="2"/>'
-            f'<text x="{cx:.1f}" y="{cy + 5:.1f}" text-anchor="middle" font-size="15" '
-            f'font-weight="700" fill="{colour}">{escape(group.letter)}</text>'
-            f'<text x="{cx:.1f}" y="{cy + 32:.1f}" text-anchor="middle" font-size="12" '
-            f'fill="#1d2330" stroke="#fff" stroke-width="3" paint-order="stroke">'
-            f"{group.size:,} people</text></g>"
+            f'<polygon points="{escape(hull.points)}" fill="{colour}" fill-opacity="0.08" '
+            f'stroke="{colour}" stroke-width="1.5" stroke-linejoin="round"/>'
+        )
+    for dot in opinion_map.dots:
+        if opinion_map.density:
+            parts.append(
+                f'<rect x="{dot.x - 5:.1f}" y="{dot.y - 5:.1f}" width="10" height="10" '
+                f'fill="{UNGROUPED}" fill-opacity="{0.15 + 0.85 * dot.weight:.2f}"/>'
+            )
+        else:
+            parts.append(
+                f'<circle cx="{dot.x:.1f}" cy="{dot.y:.1f}" r="2.5" '
+                f'fill="{group_colour(dot.group_label)}" fill-opacity="0.7"/>'
+            )
+    for hull in opinion_map.hulls:
+        colour, x, y = group_colour(hull.label), hull.label_x, hull.label_y
+        parts.append(
+            f'<g><circle cx="{x:.1f}" cy="{y:.1f}" r="12" fill="#fff" stroke="{colour}" '
+            f'stroke-width="2"/><text x="{x:.1f}" y="{y + 5:.1f}" text-anchor="middle" '
+            f'font-size="13" font-weight="700" fill="{colour}">{escape(hull.label)}</text>'
+            f'<text x="{x:.1f}" y="{y + 27:.1f}" text-anchor="middle" font-size="11" '
+            'fill="#1d2330" stroke="#fff" stroke-width="3" paint-order="stroke">'
+            f"{hull.size:,} people</text></g>"
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # every interpolated text is escaped above

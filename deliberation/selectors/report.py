@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count
 from django.db.models.functions import TruncHour
@@ -20,21 +19,37 @@ from django.db.models.functions import TruncHour
 from clustering.pipeline import MIN_VOTES_IN_CONV, Options
 from deliberation.errors import InvalidInput, NotFound, PermissionDenied
 from deliberation.models import (
+    AICall,
+    AIPurpose,
+    AuditAction,
+    BridgingSuggestion,
     Conversation,
     ReportVisibility,
     Snapshot,
     SnapshotStatus,
+    SnapshotSummary,
     Statement,
     StatementStatus,
+    SuggestionStatus,
+    SummarySource,
     Visibility,
     VoteEvent,
 )
+from deliberation.selectors.assistant import ai_ledger_totals
 from deliberation.selectors.conversations import (
     WriteState,
     conversation_can_moderate,
     conversation_get,
     conversation_write_state,
 )
+from deliberation.selectors.groups import (
+    BULKY_FIELDS,
+    OpinionMap,
+    group_label,
+    opinion_map,
+    snapshot_latest_id,
+)
+from deliberation.selectors.moderation import audit_counts_by_action
 
 HOURLY_UP_TO = timedelta(days=2)
 DAILY_UP_TO = timedelta(days=120)
@@ -161,11 +176,12 @@ def report_snapshot_get(
     """The snapshot a report shows: the given one (frozen), else the latest succeeded one.
 
     Returns None when the conversation has no succeeded snapshot yet. A snapshot id that is
-    not a succeeded snapshot of this conversation is NotFound.
+    not a succeeded snapshot of this conversation is NotFound. The bulky results load only
+    when read, so a report served from the cache never fetches them.
     """
     succeeded = Snapshot.objects.filter(
         conversation=conversation, status=SnapshotStatus.SUCCEEDED
-    ).defer("state")
+    ).defer(*BULKY_FIELDS)
     if snapshot_id is None:
         return succeeded.order_by("-id").first()
     try:
@@ -178,7 +194,6 @@ def report_snapshot_get(
     return snapshot
 
 
-GROUP_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 SORTS = {
     "consensus": "Consensus (all groups agree)",
     "bridging": "Bridging (least-convinced group)",
@@ -217,7 +232,6 @@ class GroupVotes:
     """One group's votes on one statement, as counts and as shares of the group's votes."""
 
     group_id: int
-    letter: str
     agree: int
     disagree: int
     passes: int
@@ -226,6 +240,10 @@ class GroupVotes:
 
     def _share(self, n: int) -> float:
         return round(100.0 * n / self.total, 1) if self.total else 0.0
+
+    @property
+    def letter(self) -> str:
+        return group_label(self.group_id)
 
     @property
     def label(self) -> str:
@@ -242,6 +260,11 @@ class GroupVotes:
     @property
     def pass_pct(self) -> float:
         return self._share(self.passes)
+
+    @property
+    def agree_disagree_pct(self) -> float:
+        """Where the disagree part of a bar ends (the agree part ends at ``agree_pct``)."""
+        return self._share(self.agree + self.disagree)
 
 
 @dataclass(frozen=True)
@@ -290,16 +313,73 @@ class Representative:
 
 
 @dataclass(frozen=True)
+class SummarySentence:
+    text: str
+    stance: str
+    citations: list[StatementRow]
+    missing: list[str]
+    """Cited ids no longer in the report (moderated out since): shown, never silently lost."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    source: str
+    sentences: list[SummarySentence]
+
+    @property
+    def by_model(self) -> bool:
+        return self.source == SummarySource.LLM
+
+
+@dataclass(frozen=True)
 class GroupReport:
     id: int
-    letter: str
     size: int
     share_pct: float
     representative: list[Representative]
+    summary: Summary | None
+
+    @property
+    def letter(self) -> str:
+        return group_label(self.id)
 
     @property
     def label(self) -> str:
         return f"Group {self.letter}"
+
+
+@dataclass(frozen=True)
+class BridgeGroup:
+    group_id: int
+    forecast: float | None
+    real: float | None
+
+    @property
+    def letter(self) -> str:
+        return group_label(self.group_id)
+
+
+@dataclass(frozen=True)
+class BridgeReport:
+    """An approved AI-suggested bridging statement: forecast against real agreement."""
+
+    text: str
+    statement_id: int | None
+    source: str
+    forecast_bridging: float
+    groups: list[BridgeGroup]
+    realised_votes: int
+    forecast_error: float | None
+
+
+@dataclass(frozen=True)
+class AIUse:
+    """The AI ledger in brief: which models, what was asked, what came of it."""
+
+    totals: dict[str, int]
+    models: list[str]
+    by_purpose: list[tuple[str, int]]
+    bridging: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -317,6 +397,8 @@ class Participation:
 
 @dataclass(frozen=True)
 class Methodology:
+    moderation: list[tuple[str, int]]
+    ai: AIUse
     k: int
     max_k: int
     min_votes: int
@@ -348,11 +430,80 @@ class ReportContext:
     statements: list[StatementRow]
     sort: str
     methodology: Methodology
-    positions: npt.NDArray[Any]
+    opinion_map: OpinionMap
+    overview: Summary | None
+    summary_limitations: list[str]
+    bridges: list[BridgeReport]
 
     @property
     def sort_label(self) -> str:
         return SORTS[self.sort].lower()
+
+
+def _summary(stored: dict[str, Any], rows: dict[str, StatementRow]) -> Summary | None:
+    """A stored summary (SnapshotSummary's shape) with its citations resolved to statements."""
+    if not stored.get("sentences"):
+        return None
+    return Summary(
+        source=stored.get("source", ""),
+        sentences=[
+            SummarySentence(
+                text=sentence["text"],
+                stance=sentence.get("stance", ""),
+                citations=[rows[str(c)] for c in sentence.get("citations", []) if str(c) in rows],
+                missing=[str(c) for c in sentence.get("citations", []) if str(c) not in rows],
+            )
+            for sentence in stored["sentences"]
+        ],
+    )
+
+
+def _bridges(conversation: Conversation) -> list[BridgeReport]:
+    """Approved bridging suggestions, with the real agreement the assistant recorded from the
+    latest snapshot beside each group's forecast."""
+    return [
+        BridgeReport(
+            text=suggestion.text,
+            statement_id=suggestion.statement_id,
+            source=suggestion.source,
+            forecast_bridging=suggestion.forecast_bridging,
+            groups=[
+                BridgeGroup(
+                    group_id=int(gid),
+                    forecast=forecast,
+                    real=(suggestion.realised.get(gid) or {}).get("real"),
+                )
+                for gid, forecast in sorted(suggestion.forecast.items(), key=lambda i: int(i[0]))
+            ],
+            realised_votes=suggestion.realised_votes,
+            forecast_error=suggestion.forecast_error,
+        )
+        for suggestion in BridgingSuggestion.objects.filter(
+            conversation=conversation, status=SuggestionStatus.APPROVED
+        ).order_by("-forecast_bridging", "id")
+    ]
+
+
+def _ai_use(conversation: Conversation) -> AIUse:
+    calls = AICall.objects.filter(conversation=conversation)
+    return AIUse(
+        totals=ai_ledger_totals(conversation=conversation),
+        models=sorted(
+            set(calls.exclude(model="").exclude(provider="offline").values_list("model", flat=True))
+        ),
+        by_purpose=[
+            (AIPurpose(purpose).label, n)
+            for purpose, n in calls.values_list("purpose")
+            .annotate(n=Count("id"))
+            .order_by("purpose")
+        ],
+        bridging=dict(
+            BridgingSuggestion.objects.filter(conversation=conversation)
+            .values_list("status")
+            .annotate(n=Count("id"))
+            .order_by("status")
+        ),
+    )
 
 
 def _ranked(rows: list[StatementRow], metric: str) -> list[StatementRow]:
@@ -360,7 +511,7 @@ def _ranked(rows: list[StatementRow], metric: str) -> list[StatementRow]:
 
 
 def _statement_rows(
-    results: dict[str, Any], letters: dict[int, str], statements: dict[int, Statement]
+    results: dict[str, Any], statements: dict[int, Statement]
 ) -> list[StatementRow]:
     rows = []
     for key, stats in results["statements"].items():
@@ -372,7 +523,6 @@ def _statement_rows(
         groups = [
             GroupVotes(
                 group_id=int(gid),
-                letter=letters[int(gid)],
                 agree=tally["agree"],
                 disagree=tally["disagree"],
                 passes=tally["pass"],
@@ -388,7 +538,7 @@ def _statement_rows(
                 text=statement.text,
                 is_meta=stats["meta"],
                 is_seed=statement.is_seed,
-                groups=sorted(groups, key=lambda g: g.letter),
+                groups=sorted(groups, key=lambda g: g.group_id),
                 consensus=stats["gac_norm"],
                 bridging=stats["bridging"],
                 divisiveness=stats["divisiveness"],
@@ -405,7 +555,6 @@ def report_build(
     """Everything the report shows for one succeeded snapshot (see the module docstring)."""
     results: dict[str, Any] = snapshot.results or {}
     groups_data = results.get("groups", [])
-    letters = {int(g["id"]): GROUP_LETTERS[i % 26] for i, g in enumerate(groups_data)}
     statements = {
         s.pk: s
         for s in Statement.objects.filter(
@@ -414,13 +563,18 @@ def report_build(
             pk__in=[int(key) for key in results.get("statements", {})],
         )
     }
-    rows = _statement_rows(results, letters, statements)
+    rows = _statement_rows(results, statements)
     by_id = {row.id: row for row in rows}
+    stored_summary = SnapshotSummary.objects.filter(snapshot=snapshot).first()
+    by_display_id = {row.display_id: row for row in rows}
+    summaries = {
+        int(group["id"]): _summary(group, by_display_id)
+        for group in (stored_summary.groups if stored_summary else [])
+    }
     in_groups = sum(int(g["size"]) for g in groups_data)
     group_reports = [
         GroupReport(
             id=int(g["id"]),
-            letter=letters[int(g["id"])],
             size=int(g["size"]),
             share_pct=round(100.0 * int(g["size"]) / in_groups, 1) if in_groups else 0.0,
             representative=[
@@ -428,6 +582,7 @@ def report_build(
                 for r in g["representative"]
                 if int(r["statement"]) in by_id
             ],
+            summary=summaries.get(int(g["id"])),
         )
         for g in groups_data
     ]
@@ -436,14 +591,13 @@ def report_build(
     uncertain_at = max(
         UNCERTAIN_FLOOR, float(np.percentile(uncertainties, 75)) if uncertainties else 0.0
     )
-    latest = report_snapshot_get(conversation=conversation)
     timeline = participation_timeline(conversation=conversation, watermark=snapshot.watermark or 0)
     statement_flags = results.get("statements", {}).values()
     metrics = results.get("metrics", {})
     return ReportContext(
         conversation=conversation,
         snapshot=snapshot,
-        is_latest=latest is not None and latest.pk == snapshot.pk,
+        is_latest=snapshot_latest_id(conversation=conversation) == snapshot.pk,
         participation=Participation(
             participants=snapshot.n_participants or 0,
             participants_in_groups=snapshot.n_in_conv or 0,
@@ -467,6 +621,11 @@ def report_build(
         statements=_ranked(rows, sort),
         sort=sort,
         methodology=Methodology(
+            moderation=[
+                (AuditAction(action).label if action in AuditAction.values else action, n)
+                for action, n in audit_counts_by_action(conversation=conversation).items()
+            ],
+            ai=_ai_use(conversation),
             k=int(results.get("k", len(groups_data))),
             max_k=Options().max_k,
             min_votes=MIN_VOTES_IN_CONV,
@@ -479,5 +638,8 @@ def report_build(
             uncertain_threshold=uncertain_at,
             imported=conversation.statements.filter(external_id__isnull=False).exists(),
         ),
-        positions=snapshot.positions_array(),
+        opinion_map=opinion_map(snapshot=snapshot, participant=None),
+        overview=_summary(stored_summary.overview, by_display_id) if stored_summary else None,
+        summary_limitations=list(stored_summary.limitations) if stored_summary else [],
+        bridges=_bridges(conversation),
     )

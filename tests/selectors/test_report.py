@@ -27,6 +27,8 @@ from deliberation.selectors.report import (
     report_snapshot_get,
     report_sort_clean,
 )
+from deliberation.services.assistant import assistant_summarize
+from deliberation.services.moderation import statement_decide
 from tests.factories import ConversationFactory, ParticipantFactory, StatementFactory, UserFactory
 from tests.report.real_data import POLIS_DATA, SEATTLE, cluster, import_and_cluster
 
@@ -299,3 +301,41 @@ def test_a_frozen_report_knows_a_newer_snapshot_exists() -> None:
 
     assert not old.is_latest and latest.is_latest
     assert Counter(row.id for row in old.statements) == Counter(row.id for row in latest.statements)
+
+
+def test_group_summaries_cite_real_statements_shown_with_their_votes() -> None:
+    clustered = import_and_cluster(slug="seattle")
+    stored = assistant_summarize(snapshot=clustered.snapshot)
+
+    report = report_build(conversation=clustered.conversation, snapshot=clustered.snapshot)
+
+    assert [g.summary is not None for g in report.groups] == [True] * len(report.groups)
+    for group, stored_group in zip(report.groups, stored.groups, strict=True):
+        assert group.summary is not None
+        assert [s.text for s in group.summary.sentences] == [
+            s["text"] for s in stored_group["sentences"]
+        ]
+        for sentence, stored_sentence in zip(
+            group.summary.sentences, stored_group["sentences"], strict=True
+        ):
+            assert [row.display_id for row in sentence.citations] == stored_sentence["citations"]
+            assert not sentence.missing
+            for row in sentence.citations:
+                statement = Statement.objects.get(
+                    conversation=clustered.conversation, external_id=row.display_id
+                )
+                assert row.text == statement.text and row.groups
+    assert report.overview is not None
+
+
+def test_moderation_counts_come_from_the_audit_log() -> None:
+    clustered = import_and_cluster(slug="seattle")
+    statement = clustered.conversation.statements.filter(status=StatementStatus.ACCEPTED).first()
+    assert statement is not None
+    moderator = UserFactory.create()
+    clustered.conversation.moderators.add(moderator)
+    statement_decide(actor=moderator, statement=statement, decision="reject")
+
+    report = report_build(conversation=clustered.conversation, snapshot=clustered.snapshot)
+
+    assert ("Statement rejected", 1) in report.methodology.moderation
