@@ -56,7 +56,11 @@ class StatementCreateSerializer(serializers.Serializer[None]):
 
 
 class VoteCastSerializer(serializers.Serializer[None]):
-    statement = serializers.IntegerField(help_text="The id of an accepted statement.")
+    # Bounded to the id column's range: a larger number would fail in the database rather
+    # than get a clear answer.
+    statement = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, help_text="The id of an accepted statement."
+    )
     value = serializers.ChoiceField(
         choices=VoteValue.choices,
         help_text="1 agree, -1 disagree, 0 pass.",

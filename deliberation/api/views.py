@@ -55,6 +55,7 @@ FORBIDDEN = _error("No valid CSRF token, a closed conversation, or not allowed."
 CLOSED = _error("The conversation is closed: there is nothing to vote on.")
 INVALID = _error("The request breaks a rule; the message says which.")
 DUPLICATE = _error("The same statement is already there; existing_id names it.")
+TOO_MANY = _error("Too many writes in a minute (code rate_limited): wait and try again.")
 
 
 def _http_request(request: Request) -> HttpRequest:
@@ -143,6 +144,7 @@ class StatementListCreateView(ConversationScopedView, generics.ListAPIView[State
             403: FORBIDDEN,
             404: NOT_FOUND,
             409: DUPLICATE,
+            429: TOO_MANY,
         },
     )
     def post(self, request: Request, slug: str) -> Response:
@@ -185,7 +187,13 @@ class VoteListCastView(ConversationScopedView, generics.ListAPIView[Vote]):
         tags=["votes"],
         summary="Vote on a statement, or change a vote",
         request=VoteCastSerializer,
-        responses={201: VoteSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={
+            201: VoteSerializer,
+            400: INVALID,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            429: TOO_MANY,
+        },
     )
     def post(self, request: Request, slug: str) -> Response:
         conversation = self.conversation()

@@ -4,12 +4,14 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from deliberation.models import (
     Conversation,
     ModerationMode,
     Participant,
+    RateLimitAction,
     Statement,
     StatementStatus,
     Visibility,
@@ -177,6 +179,15 @@ class TestStatementCreate:
         assert needle in assert_error(response, 400, "invalid", "text")
         assert not Statement.objects.exists()
 
+    def test_text_with_a_nul_character_is_a_400(
+        self, conversation: Conversation, participant_client: APIClient
+    ) -> None:
+        response = participant_client.post(
+            url("statement-list", conversation), {"text": "Fund\x00buses"}, format="json"
+        )
+        assert_error(response, 400, "invalid", "text")
+        assert not Statement.objects.exists()
+
     def test_missing_text_is_a_400_naming_the_field(
         self, conversation: Conversation, participant_client: APIClient
     ) -> None:
@@ -310,6 +321,30 @@ class TestVotes:
         )
         assert_error(response, 404, "not_found", "statement")
         assert counts() == before
+
+    @pytest.mark.parametrize("statement_id", [0, -3, 2**63, "seven"])
+    def test_statement_id_that_cannot_exist_is_a_400(
+        self, conversation: Conversation, participant_client: APIClient, statement_id: object
+    ) -> None:
+        before = counts()
+        response = participant_client.post(
+            url("vote-list", conversation), {"statement": statement_id, "value": 1}, "json"
+        )
+        assert_error(response, 400, "invalid", "statement")
+        assert counts() == before
+
+    def test_votes_over_the_rate_limit_are_a_429_and_not_stored(
+        self, conversation: Conversation, participant_client: APIClient, settings: Settings
+    ) -> None:
+        settings.AGORA_RATE_LIMITS = {RateLimitAction.VOTE: 1}
+        first, second = StatementFactory.create_batch(2, conversation=conversation)
+        votes = url("vote-list", conversation)
+        assert (
+            participant_client.post(votes, {"statement": first.pk, "value": 1}).status_code == 201
+        )
+        response = participant_client.post(votes, {"statement": second.pk, "value": 1})
+        assert_error(response, 429, "rate_limited", None)
+        assert list(Vote.objects.values_list("statement", flat=True)) == [first.pk]
 
     def test_closed_conversation_takes_no_vote(
         self, conversation: Conversation, participant_client: APIClient
