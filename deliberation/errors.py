@@ -35,6 +35,11 @@ class ConversationClosed(AgoraError):
     code = "conversation_closed"
 
 
+class RateLimited(AgoraError):
+    status_code = 429
+    code = "rate_limited"
+
+
 class Conflict(AgoraError):
     status_code = 409
     code = "conflict"

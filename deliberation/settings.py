@@ -97,7 +97,7 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "staticfiles"))
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "console:login"
 
 CACHES = {
     "default": env.cache("CACHE_URL", default="locmemcache://agora")

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from deliberation.errors import AgoraError, ConversationClosed, InvalidInput, PermissionDenied
+from deliberation.errors import ConversationClosed, InvalidInput, PermissionDenied, RateLimited
 from deliberation.models import (
     AccessMode,
     AllowedXid,
@@ -37,11 +37,6 @@ INVITE_SALT = "agora.invite"
 DEFAULT_RATE_LIMITS = {RateLimitAction.VOTE: 120, RateLimitAction.STATEMENT: 10}
 _XID = re.compile(r"[\w.@:+#/-]+")
 _NOUNS = {RateLimitAction.VOTE: "votes", RateLimitAction.STATEMENT: "statements"}
-
-
-class RateLimited(AgoraError):
-    status_code = 429
-    code = "rate_limited"
 
 
 def access_check_write(

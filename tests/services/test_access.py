@@ -6,7 +6,13 @@ from django.core.cache import cache
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
-from deliberation.errors import Conflict, ConversationClosed, InvalidInput, PermissionDenied
+from deliberation.errors import (
+    Conflict,
+    ConversationClosed,
+    InvalidInput,
+    PermissionDenied,
+    RateLimited,
+)
 from deliberation.models import (
     AccessMode,
     AllowedXid,
@@ -17,7 +23,6 @@ from deliberation.models import (
     Vote,
 )
 from deliberation.services.access import (
-    RateLimited,
     access_parse_xids,
     invite_token_make,
     invite_token_read,
