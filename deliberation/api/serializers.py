@@ -22,6 +22,8 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
             "moderation_mode",
             "participants_can_add",
             "is_open",
+            "opens_at",
+            "closes_at",
             "visibility",
             "created_at",
             "updated_at",

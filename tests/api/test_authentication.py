@@ -115,3 +115,17 @@ def test_a_bad_token_is_refused_even_with_a_valid_session(
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "authentication_failed"
     assert nothing_written(statements=1)
+
+
+def test_a_valid_token_from_a_foreign_origin_is_refused(
+    conversation: Conversation, api_client: APIClient
+) -> None:
+    statement = StatementFactory.create(conversation=conversation)
+    client = with_csrf(api_client, conversation)
+    response = client.post(
+        vote_url(conversation),
+        {"statement": statement.pk, "value": 1},
+        HTTP_ORIGIN="https://elsewhere.example",
+    )
+    assert_csrf_refusal(response)
+    assert nothing_written(statements=1)
