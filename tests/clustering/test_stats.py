@@ -66,7 +66,7 @@ def test_each_group_is_represented_by_what_it_agrees_with_more_than_the_rest() -
         (0, "agree", True),
         (1, "disagree", False),
     ]
-    assert [(r.statement, r.direction) for r in chosen[1]][0] == (1, "agree")
+    assert (chosen[1][0].statement, chosen[1][0].direction) == (1, "agree")
     assert chosen[0][0].n_success == 8 and chosen[0][0].n_trials == 10
 
 
