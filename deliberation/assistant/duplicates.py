@@ -262,25 +262,25 @@ def statement_vectors(
     return np.vstack([cached[statement.pk] for statement in statements])
 
 
-def similarity_scores(
+def similarity_matrix(
     *,
     provider: Provider,
-    text: str,
+    texts: Sequence[str],
     statements: Sequence[Statement],
     conversation: Conversation,
 ) -> tuple[FloatMatrix, str, list[str]]:
-    """Similarity of ``text`` to each statement, the method used and what was limited."""
-    if provider.online and statements:
+    """Similarity of each text (rows) to each statement, the method used and what was limited."""
+    if provider.online and statements and texts:
         try:
             matrix = statement_vectors(
                 provider=provider, statements=statements, conversation=conversation
             )
-            query = provider.embed(texts=[text], conversation=conversation)
-            return matrix @ query[0], EMBEDDING, []
+            queries = provider.embed(texts=list(texts), conversation=conversation)
+            return queries @ matrix.T, EMBEDDING, []
         except AssistantUnavailable:
             pass
-    scores = tfidf_similarity([text], [statement.text for statement in statements])
-    return scores[0], OFFLINE, [OFFLINE_SIMILARITY_LIMITATION]
+    scores = tfidf_similarity(list(texts), [statement.text for statement in statements])
+    return scores, OFFLINE, [OFFLINE_SIMILARITY_LIMITATION]
 
 
 def duplicate_check(
@@ -305,9 +305,10 @@ def duplicate_check(
         .exclude(pk__in=exclude_ids)
         .order_by("id")
     )
-    scores, method, limitations = similarity_scores(
-        provider=provider, text=text, statements=statements, conversation=conversation
+    matrix, method, limitations = similarity_matrix(
+        provider=provider, texts=[text], statements=statements, conversation=conversation
     )
+    scores = matrix[0]
     related = duplicate_thresholds(method).related
     order = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] >= related][:limit]
     chosen = [statements[i] for i in order]

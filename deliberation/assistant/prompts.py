@@ -126,3 +126,77 @@ def gate_feedback(problems: list[str]) -> dict[str, str]:
         + listed
         + "\nAnswer again, fixing every one of them.",
     }
+
+
+BRIDGE_VERSION = "bridge-v1"
+BRIDGE_SYSTEM = (
+    "You help the moderators of a public deliberation find common ground. The data gives "
+    "each opinion group's representative statements (with how the group leans on them) and "
+    "the statements every group already agrees with. Draft new short statements, each a "
+    "single claim of at most 140 characters, that people in every group could agree with: "
+    "build on the shared ground and on concerns each group holds, without taking a side or "
+    "repeating an existing statement. For each give a one-sentence rationale and the ids of "
+    "the statements it builds on. Answer in JSON. " + DATA_RULE
+)
+BRIDGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "candidates": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "text": {"type": "string"},
+                    "rationale": {"type": "string"},
+                    "based_on": {"type": "array", "items": {"type": "string"}},
+                },
+                "required": ["text", "rationale", "based_on"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["candidates"],
+    "additionalProperties": False,
+}
+
+
+def bridge_messages(payload: dict[str, Any], count: int) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": BRIDGE_SYSTEM},
+        {
+            "role": "user",
+            "content": f"Draft {count} bridging statements for this conversation:\n"
+            + as_data(payload),
+        },
+    ]
+
+
+CHAT_VERSION = "chat-v1"
+CHAT_SYSTEM = (
+    "You are the neutral assistant of a public deliberation, talking with one participant. "
+    "You explain what the opinion groups think using only the summary and numbers in the "
+    "data, help the participant word their own statement, and suggest statements that "
+    "several groups might accept. You never argue for or against a position, never say who "
+    "is right, and never guess how any other person voted or who they are: the data holds "
+    "only group totals, and you say so if asked about individuals. Keep answers under 120 "
+    "words, in plain language. Answer in JSON with a 'reply'. " + DATA_RULE
+)
+CHAT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"reply": {"type": "string"}},
+    "required": ["reply"],
+    "additionalProperties": False,
+}
+
+
+def chat_messages(payload: dict[str, Any], question: str) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": CHAT_SYSTEM},
+        {
+            "role": "user",
+            "content": "The conversation so far:\n"
+            + as_data(payload)
+            + "\nThe participant's message:\n"
+            + as_data({"message": question}),
+        },
+    ]

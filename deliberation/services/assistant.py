@@ -4,11 +4,20 @@ Each one picks the configured provider, does its work through ``deliberation/ass
 and returns what people are shown, with the limitations of any offline fallback.
 """
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
+from deliberation.assistant.bridging import (
+    LLM,
+    BridgingDraft,
+    draft_bridges,
+    realised_agreement,
+)
 from deliberation.assistant.duplicates import (
     DuplicateCheck,
     duplicate_check,
@@ -16,12 +25,25 @@ from deliberation.assistant.duplicates import (
     read_pairs_csv,
 )
 from deliberation.assistant.provider import get_provider
-from deliberation.assistant.summaries import summarize
-from deliberation.errors import InvalidInput, NotFound
-from deliberation.models import Conversation, Snapshot, SnapshotStatus, SnapshotSummary
+from deliberation.assistant.summaries import summarize, summary_facts
+from deliberation.errors import Conflict, InvalidInput, NotFound
+from deliberation.models import (
+    AICall,
+    AuditAction,
+    BridgingSuggestion,
+    Conversation,
+    ModeratorDecision,
+    Snapshot,
+    SnapshotStatus,
+    SnapshotSummary,
+    Statement,
+    StatementStatus,
+    SuggestionStatus,
+)
 from deliberation.selectors.assistant import conversation_for_operator
-from deliberation.selectors.groups import snapshot_latest
-from deliberation.services.statements import statement_clean_text
+from deliberation.selectors.groups import groups_view, snapshot_latest
+from deliberation.services.moderation import audit_record, moderation_authorize
+from deliberation.services.statements import statement_clean_text, statement_create
 
 
 def assistant_dedupe_pairs(*, path: Path) -> dict[str, Any]:
@@ -84,3 +106,225 @@ def assistant_summary_document(*, slug: str) -> dict[str, Any]:
         "overview": summary.overview,
         "limitations": summary.limitations,
     }
+
+
+def assistant_summary_schedule(*, snapshot_id: int) -> None:
+    """Summarize a snapshot that just succeeded, in a worker, once the caller commits."""
+    from deliberation.assistant.tasks import summary_generate  # The task imports this module.
+
+    transaction.on_commit(partial(summary_generate.delay, snapshot_id), robust=True)
+
+
+def assistant_snapshot_follow_up(*, snapshot_id: int) -> SnapshotSummary | None:
+    """What the assistant does after each snapshot: its summaries, and the real agreement on
+    approved bridging statements beside their forecasts. None if the snapshot was pruned."""
+    snapshot = (
+        Snapshot.objects.select_related("conversation")
+        .filter(pk=snapshot_id, status=SnapshotStatus.SUCCEEDED)
+        .first()
+    )
+    if snapshot is None:
+        return None
+    summary = assistant_summarize(snapshot=snapshot)
+    bridging_outcomes_record(snapshot=snapshot)
+    return summary
+
+
+def _latest_snapshot(conversation: Conversation) -> Snapshot:
+    snapshot = snapshot_latest(conversation=conversation)
+    if snapshot is None:
+        raise NotFound("This conversation has no opinion groups yet: nothing to bridge.")
+    return snapshot
+
+
+def _bridging_store(
+    *, conversation: Conversation
+) -> tuple[BridgingDraft, list[BridgingSuggestion]]:
+    draft = draft_bridges(snapshot=_latest_snapshot(conversation), provider=get_provider())
+    if draft.source != LLM:
+        # Offline candidates are existing statements: there is nothing new to approve.
+        return draft, []
+    stored = BridgingSuggestion.objects.bulk_create(
+        BridgingSuggestion(
+            conversation=conversation,
+            snapshot=draft.snapshot,
+            text=candidate.text,
+            original_text=candidate.text,
+            rationale=candidate.rationale,
+            source=draft.source,
+            based_on=candidate.based_on,
+            forecast={str(group): p for group, p in candidate.forecast.groups.items()},
+            forecast_bridging=candidate.forecast.bridging,
+            ai_call=draft.call,
+        )
+        for candidate in draft.candidates
+    )
+    return draft, stored
+
+
+def bridging_suggestions_draft(
+    *, actor: AbstractBaseUser | AnonymousUser | None, conversation: Conversation
+) -> tuple[BridgingDraft, list[BridgingSuggestion]]:
+    """A moderator asks for new bridging suggestions, stored for review."""
+    moderation_authorize(actor=actor, conversation=conversation)
+    return _bridging_store(conversation=conversation)
+
+
+def assistant_bridge_document(*, slug: str) -> dict[str, Any]:
+    """``assistant bridge SLUG``: drafted candidates with their per-group forecasts as JSON."""
+    draft, stored = _bridging_store(conversation=conversation_for_operator(slug=slug))
+    ids: list[int | None] = [suggestion.pk for suggestion in stored] or [None] * len(
+        draft.candidates
+    )
+    return {
+        "snapshot": draft.snapshot.pk,
+        "source": draft.source,
+        "limitations": draft.limitations,
+        "dropped_duplicates": draft.dropped_duplicates,
+        "candidates": [
+            {
+                "suggestion": suggestion_id,
+                "text": candidate.text,
+                "rationale": candidate.rationale,
+                "based_on": candidate.based_on,
+                "existing_statement": candidate.existing_id,
+                "forecast": {
+                    str(group): round(p, 4) for group, p in candidate.forecast.groups.items()
+                },
+                "forecast_bridging": round(candidate.forecast.bridging, 4),
+                "forecast_from": candidate.forecast.neighbours,
+                "similar": (
+                    None
+                    if candidate.similar is None
+                    else {
+                        "statement": candidate.similar.statement.pk,
+                        "tier": candidate.similar.verdict.tier.value,
+                        "score": round(candidate.similar.verdict.score, 4),
+                    }
+                ),
+            }
+            for suggestion_id, candidate in zip(ids, draft.candidates, strict=True)
+        ],
+    }
+
+
+BRIDGING_DECISIONS = ("approve", "reject")
+
+
+def bridging_suggestion_decide(
+    *,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    conversation: Conversation,
+    suggestion_id: object,
+    decision: str,
+    text: object = None,
+) -> BridgingSuggestion:
+    """Approve (with the text as the moderator edited it) or reject a bridging suggestion.
+
+    An approved one becomes an accepted statement marked AI-suggested, in the voting queue at
+    once. The decision goes to the suggestion, to the AI ledger entry that drafted it and to
+    the audit log, in one transaction.
+    """
+    moderator = moderation_authorize(actor=actor, conversation=conversation)
+    if decision not in BRIDGING_DECISIONS:
+        raise InvalidInput("The decision is either approve or reject.", field="decision")
+    try:
+        pk = int(str(suggestion_id))
+    except ValueError:
+        raise InvalidInput(
+            f"{suggestion_id!r} is not a suggestion id.", field="suggestion"
+        ) from None
+    edited_text = statement_clean_text(text) if text not in (None, "") else None
+    now = timezone.now()
+    with transaction.atomic():
+        # Race: two moderators deciding the same suggestion at once. The lock makes the
+        # second wait and find it decided, so an approval creates exactly one statement.
+        suggestion = (
+            BridgingSuggestion.objects.select_for_update()
+            .filter(conversation=conversation, pk=pk)
+            .first()
+        )
+        if suggestion is None:
+            raise NotFound(f"No bridging suggestion {pk} in this conversation.", field="suggestion")
+        if suggestion.status != SuggestionStatus.PROPOSED:
+            raise Conflict(
+                f"This suggestion was already {suggestion.get_status_display().lower()}."
+            )
+        before = {"status": suggestion.status, "text": suggestion.text}
+        if decision == "reject":
+            suggestion.status = SuggestionStatus.REJECTED
+            ledger_decision = ModeratorDecision.REJECTED
+            audit_record(
+                actor=moderator,
+                conversation=conversation,
+                action=AuditAction.STATEMENT_REJECTED,
+                target_type="bridging_suggestion",
+                target_id=suggestion.pk,
+                before=before,
+                after={"status": SuggestionStatus.REJECTED.value},
+            )
+        else:
+            final_text = edited_text or suggestion.text
+            statement = statement_create(
+                conversation=conversation,
+                text=final_text,
+                author_user=moderator,
+                status=StatementStatus.ACCEPTED,
+            )
+            Statement.objects.filter(pk=statement.pk).update(is_ai_suggested=True)
+            ledger_decision = (
+                ModeratorDecision.EDITED
+                if final_text != suggestion.original_text
+                else ModeratorDecision.APPROVED
+            )
+            suggestion.status = SuggestionStatus.APPROVED
+            suggestion.text = final_text
+            suggestion.statement = statement
+            audit_record(
+                actor=moderator,
+                conversation=conversation,
+                action=AuditAction.STATEMENT_ACCEPTED,
+                target_type="statement",
+                target_id=statement.pk,
+                before={**before, "bridging_suggestion": suggestion.pk},
+                after={
+                    "status": StatementStatus.ACCEPTED.value,
+                    "text": final_text,
+                    "is_ai_suggested": True,
+                    "decision": ledger_decision.value,
+                },
+            )
+        suggestion.decided_by = moderator
+        suggestion.decided_at = now
+        suggestion.save()
+        if suggestion.ai_call_id is not None:
+            AICall.objects.filter(pk=suggestion.ai_call_id).update(
+                decision=ledger_decision, decided_by=moderator, decided_at=now
+            )
+    return suggestion
+
+
+def bridging_outcomes_record(*, snapshot: Snapshot) -> int:
+    """Store the real per-group agreement on approved bridging statements beside their
+    forecasts, from this snapshot. Idempotent; returns how many suggestions were updated."""
+    approved = list(
+        BridgingSuggestion.objects.filter(
+            conversation_id=snapshot.conversation_id,
+            status=SuggestionStatus.APPROVED,
+            statement__isnull=False,
+        )
+    )
+    if not approved:
+        return 0
+    facts = summary_facts(groups_view(snapshot=snapshot))
+    updated = 0
+    for suggestion in approved:
+        assert suggestion.statement_id is not None
+        realised, votes, error = realised_agreement(
+            facts=facts, statement_id=suggestion.statement_id, forecast=suggestion.forecast
+        )
+        if votes:
+            updated += BridgingSuggestion.objects.filter(pk=suggestion.pk).update(
+                realised=realised, realised_votes=votes, forecast_error=error
+            )
+    return updated

@@ -35,6 +35,7 @@ from deliberation.models import (
     Vote,
     VoteEvent,
 )
+from deliberation.services.assistant import assistant_summary_schedule
 from deliberation.services.recompute import snapshot_dispatch_waiting, snapshot_queue
 
 logger = logging.getLogger(__name__)
@@ -334,6 +335,7 @@ def snapshot_run(*, snapshot_id: int) -> Snapshot | None:
     )
     if succeeded:
         snapshot_prune(conversation_id=conversation_id)
+        assistant_summary_schedule(snapshot_id=snapshot_id)
     snapshot_dispatch_waiting(conversation_id=conversation_id)
     snapshot = Snapshot.objects.defer("state", "results", "positions").get(pk=snapshot_id)
     if (

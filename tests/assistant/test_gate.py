@@ -26,7 +26,8 @@ def honest(view: GroupsView) -> dict[str, Any]:
                 "id": group.id,
                 "label": "A camp",
                 "sentences": [
-                    sentence(f"They support project {agree}.", "agrees", agree),
+                    # Quoting the cited statement: its own numbers are not claims.
+                    sentence(f"They support: {group.agrees[0].statement.text}", "agrees", agree),
                     sentence(
                         f"All {group.size} of them vote alike.",
                         "disagrees" if group.disagrees else "agrees",

@@ -26,7 +26,7 @@ def true_summary(view: GroupsView) -> dict[str, Any]:
                 "label": f"Camp {group.label}",
                 "sentences": [
                     {
-                        "text": f"They back project {rep.statement.id}.",
+                        "text": f"They back: {rep.statement.text}",
                         "stance": "agrees",
                         "citations": [str(rep.statement.id)],
                     }

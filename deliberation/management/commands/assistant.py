@@ -7,7 +7,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from deliberation.errors import AgoraError
-from deliberation.services.assistant import assistant_dedupe_pairs, assistant_summary_document
+from deliberation.services.assistant import (
+    assistant_bridge_document,
+    assistant_dedupe_pairs,
+    assistant_summary_document,
+)
 
 
 class Command(BaseCommand):
@@ -26,11 +30,19 @@ class Command(BaseCommand):
             "dedupe", help="tier the pairs of a CSV file with columns a,b (two statement texts)"
         )
         dedupe.add_argument("pairs", type=Path, help="the CSV file")
+        bridge = commands.add_parser(
+            "bridge",
+            help="draft bridging statements for the latest snapshot, with per-group forecasts "
+            "(stored for the moderators' review)",
+        )
+        bridge.add_argument("slug")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             if options["subcommand"] == "summarize":
                 result = assistant_summary_document(slug=options["slug"])
+            elif options["subcommand"] == "bridge":
+                result = assistant_bridge_document(slug=options["slug"])
             else:
                 result = assistant_dedupe_pairs(path=options["pairs"])
         except AgoraError as error:

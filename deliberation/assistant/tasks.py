@@ -1,0 +1,17 @@
+"""The assistant's Celery task. Thin: takes an id, calls one service, safe to run twice.
+
+Registered by importing this module from ``deliberation/tasks.py`` (Celery autodiscovers
+that module only).
+"""
+
+from celery import shared_task
+
+from deliberation.services.assistant import assistant_snapshot_follow_up
+
+
+@shared_task(name="deliberation.assistant.tasks.summary_generate")
+def summary_generate(snapshot_id: int) -> int | None:
+    """Summarize a succeeded snapshot and record bridging outcomes. A second run finds the
+    summary stored (one per snapshot) and rewrites the same outcomes."""
+    summary = assistant_snapshot_follow_up(snapshot_id=snapshot_id)
+    return None if summary is None else summary.pk

@@ -1,0 +1,270 @@
+import json
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+from deliberation.assistant.bridging import OFFLINE_BRIDGE_LIMITATION, draft_bridges
+from deliberation.assistant.provider import get_provider
+from deliberation.errors import Conflict, PermissionDenied
+from deliberation.models import (
+    AICall,
+    AuditLogEntry,
+    BridgingSuggestion,
+    Participant,
+    Snapshot,
+    Statement,
+)
+from deliberation.services.assistant import (
+    assistant_snapshot_follow_up,
+    bridging_suggestion_decide,
+    bridging_suggestions_draft,
+)
+from deliberation.services.snapshots import snapshot_run
+from tests.factories import UserFactory
+from tests.fake_openai import Failure, FakeOpenAI
+from tests.snapshot_data import Camps, two_camps, votes_write
+
+pytestmark = pytest.mark.django_db
+
+# two_camps: camp A agrees with the odd statements and disagrees with the even ones, camp B
+# the reverse, and everyone agrees with the last.
+TEXTS = [
+    "Ban cars from the old town centre on weekends.",
+    "Build more protected bike lanes downtown.",
+    "Lower parking fees for residents of the centre.",
+    "Plant more trees along every street.",
+    "Raise the fuel tax to pay for more buses.",
+    "Keep the public library open on Sundays.",
+]
+BIKE_LANES = "Build more protected bike lanes downtown and in the suburbs."
+LIBRARY_TOO = "Keep the public library and the museum open on Sundays."
+
+
+@pytest.fixture
+def camps() -> Camps:
+    camps = two_camps(per_camp=12, n_statements=len(TEXTS))
+    for statement, text in zip(camps.statements, TEXTS, strict=True):
+        Statement.objects.filter(pk=statement.pk).update(text=text)
+    return camps
+
+
+def run_snapshot(camps: Camps) -> Snapshot:
+    ran = snapshot_run(
+        snapshot_id=Snapshot.objects.create(conversation_id=camps.conversation.pk).pk
+    )
+    assert ran is not None and ran.k == 2
+    return Snapshot.objects.get(pk=ran.pk)
+
+
+def answer_stances_same(body: dict[str, Any]) -> dict[str, Any]:
+    """The fake model's stance check: every compared pair makes the same claim."""
+    content = body["messages"][-1]["content"]
+    pairs = json.loads(content[content.index("<data>") + 6 : content.index("</data>")])
+    return {"pairs": [{"pair": item["pair"], "relation": "same"} for item in pairs]}
+
+
+def moderator_of(camps: Camps) -> User:
+    user = UserFactory.create()
+    camps.conversation.moderators.add(user)
+    return user
+
+
+@pytest.mark.usefixtures("offline")
+def test_offline_ranks_existing_statements_by_their_real_bridging(camps: Camps) -> None:
+    snapshot = run_snapshot(camps)
+
+    draft = draft_bridges(snapshot=snapshot, provider=get_provider())
+
+    assert draft.source == "offline"
+    assert draft.limitations[0] == OFFLINE_BRIDGE_LIMITATION
+    best = draft.candidates[0]
+    assert best.existing_id == camps.statements[-1].pk
+    assert set(best.forecast.groups) == {0, 1}
+    assert best.forecast.bridging > 0.8
+    assert draft.candidates[-1].forecast.bridging < 0.2
+
+
+def test_model_drafts_get_per_group_forecasts_from_similar_statements(
+    fake_openai: FakeOpenAI, camps: Camps
+) -> None:
+    snapshot = run_snapshot(camps)
+    fake_openai.chat_default = answer_stances_same
+    fake_openai.queue_chat(
+        {
+            "candidates": [
+                {"text": BIKE_LANES, "rationale": "Extends a popular idea.", "based_on": ["999"]},
+                {
+                    "text": LIBRARY_TOO,
+                    "rationale": "Builds on the shared ground.",
+                    "based_on": [str(camps.statements[-1].pk)],
+                },
+                {"text": TEXTS[3], "rationale": "Repeats one.", "based_on": []},
+                {"text": "x" * 2000, "rationale": "Too long to be a statement.", "based_on": []},
+            ]
+        }
+    )
+
+    draft = draft_bridges(snapshot=snapshot, provider=get_provider())
+
+    assert draft.source == "llm" and draft.dropped_duplicates == 1
+    library, bikes = draft.candidates
+    assert library.text == LIBRARY_TOO and library.based_on == [camps.statements[-1].pk]
+    assert library.forecast.bridging > 0.7
+    assert bikes.based_on == []
+    # Camp A agrees with the bike lanes, camp B does not: so does the forecast.
+    group_of_a = snapshot.positions_array()["group"][0]
+    assert bikes.forecast.groups[int(group_of_a)] > 0.6
+    assert bikes.forecast.groups[int(1 - group_of_a)] < 0.4
+    assert bikes.forecast.bridging == min(bikes.forecast.groups.values())
+    assert camps.statements[1].pk == bikes.forecast.neighbours[0]
+
+
+def test_bridge_command_prints_candidates_and_stores_them_for_review(
+    fake_openai: FakeOpenAI, camps: Camps
+) -> None:
+    run_snapshot(camps)
+    fake_openai.chat_default = answer_stances_same
+    fake_openai.queue_chat(
+        {"candidates": [{"text": LIBRARY_TOO, "rationale": "Shared ground.", "based_on": []}]}
+    )
+    out = StringIO()
+
+    call_command("assistant", "bridge", camps.conversation.slug, stdout=out)
+
+    document = json.loads(out.getvalue())
+    (candidate,) = document["candidates"]
+    assert document["source"] == "llm"
+    assert set(candidate["forecast"]) == {"0", "1"}
+    assert candidate["forecast_bridging"] == min(candidate["forecast"].values())
+    stored = BridgingSuggestion.objects.get()
+    assert candidate["suggestion"] == stored.pk and stored.status == "proposed"
+    assert stored.ai_call is not None and stored.ai_call.purpose == "bridge"
+
+
+def test_a_failing_model_falls_back_to_ranking_and_stores_nothing(
+    fake_openai: FakeOpenAI, camps: Camps
+) -> None:
+    run_snapshot(camps)
+    fake_openai.queue_chat(Failure(500), Failure(500), Failure(500))
+    moderator = moderator_of(camps)
+
+    draft, stored = bridging_suggestions_draft(actor=moderator, conversation=camps.conversation)
+
+    assert draft.source == "offline" and stored == []
+    assert draft.candidates[0].existing_id == camps.statements[-1].pk
+    assert list(AICall.objects.values_list("outcome", flat=True)) == ["error"] * 3
+
+
+def proposed(camps: Camps, snapshot: Snapshot, text: str = LIBRARY_TOO) -> BridgingSuggestion:
+    call = AICall.objects.create(
+        conversation=camps.conversation, purpose="bridge", provider="openai", outcome="ok"
+    )
+    return BridgingSuggestion.objects.create(
+        conversation=camps.conversation,
+        snapshot=snapshot,
+        text=text,
+        original_text=text,
+        source="llm",
+        forecast={"0": 0.9, "1": 0.8},
+        forecast_bridging=0.8,
+        ai_call=call,
+    )
+
+
+def call_id(suggestion: BridgingSuggestion) -> int:
+    assert suggestion.ai_call_id is not None
+    return suggestion.ai_call_id
+
+
+@pytest.mark.usefixtures("offline")
+def test_an_approved_edit_enters_the_queue_as_ai_suggested_and_is_audited(camps: Camps) -> None:
+    suggestion = proposed(camps, run_snapshot(camps))
+    moderator = moderator_of(camps)
+
+    decided = bridging_suggestion_decide(
+        actor=moderator,
+        conversation=camps.conversation,
+        suggestion_id=suggestion.pk,
+        decision="approve",
+        text="  Keep the library, the museum and the pool open on Sundays. ",
+    )
+
+    assert decided.statement is not None
+    statement = Statement.objects.get(pk=decided.statement.pk)
+    assert statement.is_ai_suggested and statement.status == "accepted"
+    assert statement.text == "Keep the library, the museum and the pool open on Sundays."
+    assert decided.original_text == LIBRARY_TOO
+    call = AICall.objects.get(pk=call_id(suggestion))
+    assert call.decision == "edited" and call.decided_by == moderator
+    entry = AuditLogEntry.objects.get(target_type="statement", target_id=statement.pk)
+    assert entry.before is not None and entry.before["bridging_suggestion"] == suggestion.pk
+    with pytest.raises(Conflict, match="already approved"):
+        bridging_suggestion_decide(
+            actor=moderator,
+            conversation=camps.conversation,
+            suggestion_id=suggestion.pk,
+            decision="reject",
+        )
+    assert Statement.objects.filter(is_ai_suggested=True).count() == 1
+
+
+@pytest.mark.usefixtures("offline")
+def test_rejection_is_ledgered_and_audited_and_creates_no_statement(camps: Camps) -> None:
+    suggestion = proposed(camps, run_snapshot(camps))
+    before = Statement.objects.count()
+
+    bridging_suggestion_decide(
+        actor=moderator_of(camps),
+        conversation=camps.conversation,
+        suggestion_id=suggestion.pk,
+        decision="reject",
+    )
+
+    suggestion.refresh_from_db()
+    assert suggestion.status == "rejected" and Statement.objects.count() == before
+    assert AICall.objects.get(pk=call_id(suggestion)).decision == "rejected"
+    assert AuditLogEntry.objects.filter(target_type="bridging_suggestion").count() == 1
+
+
+@pytest.mark.usefixtures("offline")
+def test_only_moderators_decide(camps: Camps) -> None:
+    suggestion = proposed(camps, run_snapshot(camps))
+
+    with pytest.raises(PermissionDenied):
+        bridging_suggestion_decide(
+            actor=UserFactory.create(),
+            conversation=camps.conversation,
+            suggestion_id=suggestion.pk,
+            decision="approve",
+        )
+    suggestion.refresh_from_db()
+    assert suggestion.status == "proposed"
+
+
+@pytest.mark.usefixtures("offline")
+def test_a_later_snapshot_stores_real_agreement_beside_the_forecast(camps: Camps) -> None:
+    suggestion = proposed(camps, run_snapshot(camps))
+    decided = bridging_suggestion_decide(
+        actor=moderator_of(camps),
+        conversation=camps.conversation,
+        suggestion_id=suggestion.pk,
+        decision="approve",
+    )
+    assert decided.statement is not None
+    everyone = Participant.objects.filter(conversation=camps.conversation)
+    votes_write([(participant, decided.statement, 1) for participant in everyone])
+
+    later = run_snapshot(camps)
+    assistant_snapshot_follow_up(snapshot_id=later.pk)
+
+    suggestion.refresh_from_db()
+    assert suggestion.realised_votes == 24
+    # 12 of 12 agree in each group: p = 13/14.
+    assert suggestion.realised["0"]["real"] == pytest.approx(13 / 14)
+    assert suggestion.realised["0"]["forecast"] == 0.9
+    expected = (abs(13 / 14 - 0.9) + abs(13 / 14 - 0.8)) / 2
+    assert suggestion.forecast_error == pytest.approx(expected)
+    assert later.ai_summary is not None
