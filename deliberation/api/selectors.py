@@ -1,7 +1,6 @@
 """Reads that only the API needs, built on the shared selectors."""
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q, QuerySet
 
 from deliberation.models import Conversation, Participant, Statement, Vote, VoteValue
 from deliberation.selectors.conversations import statement_list_visible
@@ -12,25 +11,15 @@ def statement_list_with_tallies(
 ) -> QuerySet[Statement]:
     """The statements this participant can see, each with its agree/disagree/pass counts.
 
-    Per-statement subqueries rather than one join and GROUP BY: the paginator's count()
-    then drops them, and a page only counts the votes of its own statements.
+    One join and GROUP BY: a single pass over the conversation's votes. (Per-statement
+    subqueries, which let the paginator's count skip the votes, measured 4x slower on
+    vtaiwan.uberx: 197 statements, 49,443 votes.)
     """
     return statement_list_visible(conversation=conversation, participant=participant).annotate(
-        n_agree=_tally(VoteValue.AGREE),
-        n_disagree=_tally(VoteValue.DISAGREE),
-        n_pass=_tally(VoteValue.PASS),
+        n_agree=Count("votes", filter=Q(votes__value=VoteValue.AGREE)),
+        n_disagree=Count("votes", filter=Q(votes__value=VoteValue.DISAGREE)),
+        n_pass=Count("votes", filter=Q(votes__value=VoteValue.PASS)),
     )
-
-
-def _tally(value: VoteValue) -> Coalesce:
-    votes = (
-        Vote.objects.filter(statement=OuterRef("pk"), value=value)
-        .order_by()
-        .values("statement")
-        .annotate(n=Count("*"))
-        .values("n")
-    )
-    return Coalesce(Subquery(votes, output_field=IntegerField()), Value(0))
 
 
 def vote_list_for_participant(*, participant: Participant | None) -> QuerySet[Vote]:
