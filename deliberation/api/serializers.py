@@ -10,6 +10,7 @@ from deliberation.models import Conversation, Statement, Vote, VoteValue
 from deliberation.models.conversations import STATEMENT_MAX_LENGTH
 from deliberation.models.votes import REASON_MAX_LENGTH
 from deliberation.selectors.routing import Progress
+from deliberation.services.statements import statement_clean_text
 
 
 class ConversationSerializer(serializers.ModelSerializer[Conversation]):
@@ -49,12 +50,17 @@ class StatementWithTalliesSerializer(StatementSerializer):
 
 
 class StatementCreateSerializer(serializers.Serializer[None]):
-    # Blank and untrimmed on purpose: statement_create trims and judges the text itself.
+    # Blank and untrimmed on purpose: the service's own rule judges the text, with its words.
     text = serializers.CharField(
         allow_blank=True,
         trim_whitespace=False,
         help_text=f"1 to {STATEMENT_MAX_LENGTH} characters once trimmed.",
     )
+
+    def validate_text(self, text: str) -> str:
+        # Judged here too, before the view makes the caller a participant: bad text must
+        # leave no trace, not even a participant row.
+        return statement_clean_text(text)
 
 
 class VoteCastSerializer(serializers.Serializer[None]):
