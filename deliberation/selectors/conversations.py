@@ -86,7 +86,9 @@ def statement_get_in_conversation(*, conversation: Conversation, statement_id: o
     try:
         pk = int(str(statement_id))
     except ValueError:
-        raise NotFound(f"No statement {statement_id!r} in this conversation.") from None
+        raise NotFound(
+            f"No statement {statement_id!r} in this conversation.", field="statement"
+        ) from None
     statement = Statement.objects.filter(conversation=conversation, pk=pk).first()
     if statement is None:
         raise NotFound(f"No statement {statement_id!r} in this conversation.", field="statement")
