@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BROKER = os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/5")
 QUEUE = os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", "agora-live-bench")
+# Keep every snapshot of the run: pruning would delete the snapshots that first covered
+# early votes, and the latency of those votes would be measured against later ones.
+os.environ.setdefault("AGORA_RECLUSTER_KEEP_RECENT", "100000")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "deliberation.settings")
 
 import django  # noqa: E402
@@ -227,15 +230,23 @@ def main() -> None:
     parser.add_argument("--stream-seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--reuse-data", action="store_true", help="Keep the conversation of a previous run."
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("live_pipeline.py needs PostgreSQL: set DATABASE_URL.")
     started = time.perf_counter()
-    conversation = build(args.participants, args.statements, args.votes, args.seed)
+    existing = Conversation.objects.filter(slug=SLUG).first()
+    if args.reuse_data and existing is not None:
+        conversation = existing
+        Snapshot.objects.filter(conversation=conversation).delete()
+    else:
+        conversation = build(args.participants, args.statements, args.votes, args.seed)
     print(
         f"built {args.participants} participants x {args.statements} statements x "
         f"{Vote.objects.filter(conversation=conversation).count()} votes "
-        f"in {time.perf_counter() - started:.1f} s"
+        f"ready in {time.perf_counter() - started:.1f} s"
     )
     run_split(conversation, 1 + args.warm_runs)
     stream(conversation, args.stream_seconds, args.rate, args.seed)
