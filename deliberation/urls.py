@@ -6,5 +6,6 @@ urlpatterns = [
     path("api/", include("deliberation.api.urls")),
     path("console/", include("deliberation.console.urls")),
     path("report/", include("deliberation.report.urls")),
+    path("", include("deliberation.web.assistant")),
     path("", include("deliberation.web.urls")),
 ]

@@ -1,9 +1,16 @@
-"""Reads for the AI assistant: the operator's view of a conversation and the AI ledger."""
+"""Reads for the AI assistant: the operator's view of a conversation, the AI ledger and the
+bridging suggestions."""
 
 from django.db.models import Count, Q, QuerySet, Sum
 
 from deliberation.errors import NotFound
-from deliberation.models import AICall, AIOutcome, Conversation
+from deliberation.models import (
+    AICall,
+    AIOutcome,
+    BridgingSuggestion,
+    Conversation,
+    SuggestionStatus,
+)
 
 
 def conversation_for_operator(*, slug: str) -> Conversation:
@@ -14,9 +21,31 @@ def conversation_for_operator(*, slug: str) -> Conversation:
     return conversation
 
 
-def ai_ledger(*, conversation: Conversation, limit: int = 100) -> QuerySet[AICall]:
-    """The conversation's latest AI calls, newest first, for the moderators' ledger."""
-    return AICall.objects.filter(conversation=conversation).order_by("-id")[:limit]
+def ai_ledger_page(*, conversation: Conversation) -> QuerySet[AICall]:
+    """The conversation's AI calls, newest first, for the moderators' paginated ledger."""
+    return (
+        AICall.objects.filter(conversation=conversation)
+        .select_related("decided_by")
+        .order_by("-id")
+    )
+
+
+def bridging_list(
+    *,
+    conversation: Conversation,
+    status: SuggestionStatus | None = None,
+    decided: bool = False,
+) -> QuerySet[BridgingSuggestion]:
+    """Bridging suggestions, best forecast first: those in ``status``, or every decided one
+    (newest decision first) with its realised agreement."""
+    suggestions = BridgingSuggestion.objects.filter(conversation=conversation).select_related(
+        "statement", "decided_by"
+    )
+    if decided:
+        return suggestions.exclude(status=SuggestionStatus.PROPOSED).order_by("-decided_at")
+    if status is not None:
+        suggestions = suggestions.filter(status=status)
+    return suggestions.order_by("-forecast_bridging", "id")
 
 
 def ai_ledger_totals(*, conversation: Conversation) -> dict[str, int]:

@@ -18,6 +18,15 @@ from deliberation.assistant.bridging import (
     draft_bridges,
     realised_agreement,
 )
+from deliberation.assistant.chat import (
+    ChatReply,
+    Intent,
+    answer_question,
+    brainstorm_bridges,
+    check_draft,
+    explain_groups,
+    my_outcomes,
+)
 from deliberation.assistant.duplicates import (
     DuplicateCheck,
     duplicate_check,
@@ -26,13 +35,16 @@ from deliberation.assistant.duplicates import (
 )
 from deliberation.assistant.provider import get_provider
 from deliberation.assistant.summaries import summarize, summary_facts
-from deliberation.errors import Conflict, InvalidInput, NotFound
+from deliberation.errors import Conflict, DuplicateStatement, InvalidInput, NotFound
 from deliberation.models import (
     AICall,
     AuditAction,
     BridgingSuggestion,
     Conversation,
+    DuplicateFlag,
+    DuplicateTier,
     ModeratorDecision,
+    Participant,
     Snapshot,
     SnapshotStatus,
     SnapshotSummary,
@@ -41,7 +53,7 @@ from deliberation.models import (
     SuggestionStatus,
 )
 from deliberation.selectors.assistant import conversation_for_operator
-from deliberation.selectors.groups import groups_view, snapshot_latest
+from deliberation.selectors.groups import groups_view, groups_visible, snapshot_latest
 from deliberation.services.moderation import audit_record, moderation_authorize
 from deliberation.services.statements import statement_clean_text, statement_create
 
@@ -328,3 +340,98 @@ def bridging_outcomes_record(*, snapshot: Snapshot) -> int:
                 realised=realised, realised_votes=votes, forecast_error=error
             )
     return updated
+
+
+NEAR_DUPLICATE_MESSAGE = (
+    "A very similar statement already exists: vote on it instead, or confirm that yours "
+    "says something new."
+)
+
+
+def assistant_statement_submit(
+    *,
+    conversation: Conversation,
+    participant: Participant,
+    text: object,
+    confirmed: bool,
+) -> Statement:
+    """Add a participant's statement after the duplicate check.
+
+    A near-certain duplicate of a statement the participant can see is refused unless they
+    confirmed theirs is different; every resemblance (pending statements included) becomes a
+    DuplicateFlag for the moderators' queue. The check never fails the submit: a model that
+    does not answer falls back to local similarity.
+    """
+    cleaned = statement_clean_text(text)
+    check = duplicate_check(
+        provider=get_provider(), conversation=conversation, text=cleaned, include_pending=True
+    )
+    visible = [
+        match
+        for match in check.in_tier(DuplicateTier.DUPLICATE)
+        if match.statement.status == StatementStatus.ACCEPTED
+    ]
+    if visible and not confirmed:
+        raise DuplicateStatement(NEAR_DUPLICATE_MESSAGE, existing_id=visible[0].statement.pk)
+    statement = statement_create(
+        conversation=conversation, text=cleaned, author_participant=participant
+    )
+    DuplicateFlag.objects.bulk_create(
+        DuplicateFlag(
+            statement=statement,
+            similar_to=match.statement,
+            tier=match.verdict.tier,
+            score=match.verdict.score,
+            stance=match.verdict.stance,
+            method=check.method,
+        )
+        for match in check.matches
+    )
+    return statement
+
+
+def assistant_chat(
+    *,
+    conversation: Conversation,
+    participant: Participant | None,
+    user: AbstractBaseUser | AnonymousUser | None,
+    intent: object,
+    text: object = "",
+    confirmed: bool = False,
+) -> ChatReply:
+    """The chat panel's answer to one button or message."""
+    try:
+        chosen = Intent(intent)
+    except ValueError:
+        raise InvalidInput("Choose one of the assistant's questions.", field="intent") from None
+    shown = groups_visible(conversation=conversation, user=user)
+    snapshot = snapshot_latest(conversation=conversation) if shown else None
+    if chosen is Intent.GROUPS:
+        return explain_groups(snapshot=snapshot, participant=participant)
+    if chosen is Intent.MINE:
+        return my_outcomes(snapshot=snapshot, participant=participant)
+    if chosen is Intent.BRIDGES:
+        return brainstorm_bridges(provider=get_provider(), snapshot=snapshot)
+    if chosen is Intent.DRAFT:
+        return check_draft(
+            provider=get_provider(), conversation=conversation, text=statement_clean_text(text)
+        )
+    if chosen is Intent.SUBMIT:
+        if participant is None:
+            raise InvalidInput("Join the conversation to add a statement.", field="intent")
+        statement = assistant_statement_submit(
+            conversation=conversation, participant=participant, text=text, confirmed=confirmed
+        )
+        added = (
+            "Your statement is now in the conversation for others to vote on."
+            if statement.status == StatementStatus.ACCEPTED
+            else "Your statement will appear to others once a moderator has reviewed it."
+        )
+        return ChatReply(intent=chosen, paragraphs=[added], draft=statement.text)
+    question = statement_clean_text(text)
+    return answer_question(
+        provider=get_provider(),
+        conversation=conversation,
+        participant=participant,
+        question=question,
+    )

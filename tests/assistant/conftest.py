@@ -5,8 +5,9 @@ from pytest_django.fixtures import Settings
 
 from deliberation.models import Snapshot
 from deliberation.services.snapshots import snapshot_run
+from tests.assistant.data import named_camps
 from tests.fake_openai import FakeOpenAI
-from tests.snapshot_data import two_camps
+from tests.snapshot_data import Camps, two_camps
 
 
 @pytest.fixture
@@ -45,3 +46,8 @@ def camps_snapshot() -> Snapshot:
     )
     assert snapshot is not None and snapshot.k == 2
     return Snapshot.objects.get(pk=snapshot.pk)
+
+
+@pytest.fixture
+def camps() -> Camps:
+    return named_camps()

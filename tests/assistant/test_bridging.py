@@ -1,6 +1,5 @@
 import json
 from io import StringIO
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -22,48 +21,18 @@ from deliberation.services.assistant import (
     bridging_suggestion_decide,
     bridging_suggestions_draft,
 )
-from deliberation.services.snapshots import snapshot_run
+from tests.assistant.data import (
+    BIKE_LANES,
+    LIBRARY_TOO,
+    TEXTS,
+    answer_stances_same,
+    run_snapshot,
+)
 from tests.factories import UserFactory
 from tests.fake_openai import Failure, FakeOpenAI
-from tests.snapshot_data import Camps, two_camps, votes_write
+from tests.snapshot_data import Camps, votes_write
 
 pytestmark = pytest.mark.django_db
-
-# two_camps: camp A agrees with the odd statements and disagrees with the even ones, camp B
-# the reverse, and everyone agrees with the last.
-TEXTS = [
-    "Ban cars from the old town centre on weekends.",
-    "Build more protected bike lanes downtown.",
-    "Lower parking fees for residents of the centre.",
-    "Plant more trees along every street.",
-    "Raise the fuel tax to pay for more buses.",
-    "Keep the public library open on Sundays.",
-]
-BIKE_LANES = "Build more protected bike lanes downtown and in the suburbs."
-LIBRARY_TOO = "Keep the public library and the museum open on Sundays."
-
-
-@pytest.fixture
-def camps() -> Camps:
-    camps = two_camps(per_camp=12, n_statements=len(TEXTS))
-    for statement, text in zip(camps.statements, TEXTS, strict=True):
-        Statement.objects.filter(pk=statement.pk).update(text=text)
-    return camps
-
-
-def run_snapshot(camps: Camps) -> Snapshot:
-    ran = snapshot_run(
-        snapshot_id=Snapshot.objects.create(conversation_id=camps.conversation.pk).pk
-    )
-    assert ran is not None and ran.k == 2
-    return Snapshot.objects.get(pk=ran.pk)
-
-
-def answer_stances_same(body: dict[str, Any]) -> dict[str, Any]:
-    """The fake model's stance check: every compared pair makes the same claim."""
-    content = body["messages"][-1]["content"]
-    pairs = json.loads(content[content.index("<data>") + 6 : content.index("</data>")])
-    return {"pairs": [{"pair": item["pair"], "relation": "same"} for item in pairs]}
 
 
 def moderator_of(camps: Camps) -> User:

@@ -1,0 +1,220 @@
+"""The participant's assistant: answers to the intents of the chat panel.
+
+Each intent has a deterministic answer built from the latest snapshot, its stored summary
+and the participant's own statements; only free questions need the model, and offline they
+get a list of what the assistant can do instead. What the model sees holds group totals and
+this participant's own statements only, never another participant's identity or votes, so
+it cannot reveal them. Model text is plain text, escaped when rendered.
+"""
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from deliberation.assistant import prompts
+from deliberation.assistant.bridging import LLM, Candidate, draft_bridges
+from deliberation.assistant.duplicates import DuplicateCheck, duplicate_check
+from deliberation.assistant.provider import AssistantUnavailable, Provider
+from deliberation.assistant.summaries import extractive_summary, summary_facts
+from deliberation.models import (
+    AIPurpose,
+    Conversation,
+    Participant,
+    Snapshot,
+    SnapshotSummary,
+    Statement,
+    StatementStatus,
+)
+from deliberation.selectors.groups import (
+    GroupsView,
+    Tally,
+    groups_view,
+    participant_position,
+    snapshot_latest,
+)
+
+OFFLINE_CHAT_LIMITATION = (
+    "Free questions need the AI model, which is not available: choose one of the questions below."
+)
+NO_GROUPS = "No opinion groups have formed yet: they appear once enough people have voted."
+
+
+class Intent(Enum):
+    GROUPS = "groups"
+    MINE = "mine"
+    DRAFT = "draft"
+    BRIDGES = "bridges"
+    SUBMIT = "submit"
+    ASK = "ask"
+
+
+@dataclass(frozen=True)
+class StatementOutcome:
+    statement: Statement
+    agreement: dict[str, int]
+    """Group label to the percentage of the group's voters who agree."""
+
+    @property
+    def lowest(self) -> int | None:
+        return min(self.agreement.values()) if self.agreement else None
+
+
+@dataclass
+class ChatReply:
+    intent: Intent
+    paragraphs: list[str] = field(default_factory=list)
+    check: DuplicateCheck | None = None
+    draft: str = ""
+    ideas: list[Candidate] = field(default_factory=list)
+    outcomes: list[StatementOutcome] = field(default_factory=list)
+    limitations: list[str] = field(default_factory=list)
+    source: str = "offline"
+
+
+def _percent(count: int, tally: Tally) -> int:
+    return round(100 * count / tally.total) if tally.total else 0
+
+
+def _group_lines(view: GroupsView, summary: SnapshotSummary | None) -> list[str]:
+    if summary is not None:
+        groups, overview = summary.groups, summary.overview
+    else:
+        groups, overview = extractive_summary(view, summary_facts(view))
+    by_id = {group["id"]: group for group in groups}
+    camps = "camp" if view.k == 1 else "camps"
+    lines = [f"There are {view.k} {camps} on this topic."]
+    for group in view.groups:
+        written = by_id.get(group.id, {})
+        sentences = " ".join(sentence["text"] for sentence in written.get("sentences", []))
+        label = written.get("label") or f"Group {group.label}"
+        lines.append(f"Group {group.label} ({group.size} people), “{label}”: {sentences}")
+    lines += [sentence["text"] for sentence in overview.get("sentences", [])]
+    return lines
+
+
+def _my_group(view: GroupsView, participant: Participant | None) -> str:
+    if participant is None:
+        return "Vote on a few statements and the assistant can tell you which group you are in."
+    position = participant_position(view=view, participant=participant)
+    if position.group is None:
+        return (
+            "You are not in a group yet: people are placed once they have voted on a few "
+            "statements."
+        )
+    return f"You are in Group {position.group.label}."
+
+
+def explain_groups(*, snapshot: Snapshot | None, participant: Participant | None) -> ChatReply:
+    reply = ChatReply(intent=Intent.GROUPS)
+    if snapshot is None:
+        reply.paragraphs = [NO_GROUPS]
+        return reply
+    view = groups_view(snapshot=snapshot)
+    summary = SnapshotSummary.objects.filter(snapshot=snapshot).first()
+    reply.paragraphs = [*_group_lines(view, summary), _my_group(view, participant)]
+    if summary is not None:
+        reply.limitations = list(summary.limitations)
+        reply.source = "llm" if summary.ai_call_id and not summary.limitations else "offline"
+    return reply
+
+
+def my_outcomes(*, snapshot: Snapshot | None, participant: Participant | None) -> ChatReply:
+    reply = ChatReply(intent=Intent.MINE)
+    mine = (
+        list(Statement.objects.filter(author_participant=participant).order_by("id"))
+        if participant is not None
+        else []
+    )
+    if not mine:
+        reply.paragraphs = ["You have not added a statement yet."]
+        return reply
+    stats = {}
+    view = groups_view(snapshot=snapshot) if snapshot is not None else None
+    if view is not None:
+        stats = {item.statement.id: item for item in view.statements}
+    for statement in mine:
+        found = stats.get(statement.pk)
+        agreement = {}
+        if found is not None and view is not None:
+            agreement = {
+                group.label: _percent(found.groups[group.id].agree, found.groups[group.id])
+                for group in view.groups
+                if group.id in found.groups and found.groups[group.id].total
+            }
+        reply.outcomes.append(StatementOutcome(statement=statement, agreement=agreement))
+    for outcome in reply.outcomes:
+        text = f"“{outcome.statement.text}”"
+        if outcome.statement.status == StatementStatus.PENDING:
+            reply.paragraphs.append(f"{text} is waiting for a moderator's review.")
+        elif outcome.statement.status == StatementStatus.REJECTED:
+            reply.paragraphs.append(f"{text} was not accepted by the moderators.")
+        elif outcome.lowest is None:
+            reply.paragraphs.append(f"{text} has no votes in the latest groups yet.")
+        elif len(outcome.agreement) > 1:
+            each = ", ".join(f"Group {label} {p}%" for label, p in outcome.agreement.items())
+            reply.paragraphs.append(
+                f"Your statement {text} reached at least {outcome.lowest}% agreement across "
+                f"all {len(outcome.agreement)} groups ({each})."
+            )
+        else:
+            reply.paragraphs.append(f"Your statement {text} reached {outcome.lowest}% agreement.")
+    return reply
+
+
+def check_draft(*, provider: Provider, conversation: Conversation, text: str) -> ChatReply:
+    check = duplicate_check(provider=provider, conversation=conversation, text=text)
+    return ChatReply(
+        intent=Intent.DRAFT,
+        check=check,
+        draft=text,
+        limitations=check.limitations,
+        source="llm" if provider.online and not check.limitations else "offline",
+    )
+
+
+def brainstorm_bridges(*, provider: Provider, snapshot: Snapshot | None) -> ChatReply:
+    reply = ChatReply(intent=Intent.BRIDGES)
+    if snapshot is None:
+        reply.paragraphs = [NO_GROUPS]
+        return reply
+    draft = draft_bridges(snapshot=snapshot, provider=provider, count=3)
+    reply.ideas, reply.limitations, reply.source = draft.candidates, draft.limitations, draft.source
+    if draft.source == LLM:
+        reply.paragraphs = [
+            "Some statements people in every group might accept. Each is new to this "
+            "conversation; you can check one and add it as your own."
+        ]
+    else:
+        reply.paragraphs = ["These statements already find agreement in every group:"]
+    return reply
+
+
+def _chat_payload(snapshot: Snapshot | None, participant: Participant | None) -> dict[str, object]:
+    groups = explain_groups(snapshot=snapshot, participant=participant)
+    mine = my_outcomes(snapshot=snapshot, participant=participant)
+    return {"groups": groups.paragraphs, "my_statements": mine.paragraphs}
+
+
+def answer_question(
+    *,
+    provider: Provider,
+    conversation: Conversation,
+    participant: Participant | None,
+    question: str,
+) -> ChatReply:
+    snapshot = snapshot_latest(conversation=conversation)
+    reply = ChatReply(intent=Intent.ASK)
+    try:
+        answer = provider.chat_json(
+            purpose=AIPurpose.CHAT,
+            prompt_version=prompts.CHAT_VERSION,
+            messages=prompts.chat_messages(_chat_payload(snapshot, participant), question),
+            schema_name="chat_reply",
+            schema=prompts.CHAT_SCHEMA,
+            conversation=conversation,
+        )
+    except AssistantUnavailable as unavailable:
+        reply.limitations = [OFFLINE_CHAT_LIMITATION, unavailable.limitation]
+        return reply
+    reply.paragraphs = [str(answer.data["reply"])]
+    reply.source = LLM
+    return reply

@@ -1,0 +1,170 @@
+"""Web views of the AI assistant: the participant's chat panel and draft hints, and the
+moderators' AI ledger and bridging review (under the console's permission check).
+
+The participant's fragments answer htmx posts with status 200 even when the answer is a
+refusal: the refusal is part of the conversation with the assistant, shown in the panel
+(htmx does not swap error responses), and a failing model only ever means an offline answer.
+"""
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.views.decorators.http import require_GET, require_POST
+
+from deliberation.assistant.chat import ChatReply, Intent
+from deliberation.console.views import console_view
+from deliberation.errors import AgoraError, NotFound
+from deliberation.identity import request_participant
+from deliberation.models import Conversation, DuplicateTier, SuggestionStatus
+from deliberation.selectors.assistant import ai_ledger_page, ai_ledger_totals, bridging_list
+from deliberation.selectors.conversations import conversation_get
+from deliberation.services.assistant import (
+    assistant_chat,
+    assistant_draft_check,
+    bridging_suggestion_decide,
+    bridging_suggestions_draft,
+)
+
+LEDGER_PAGE_SIZE = 50
+
+
+def _conversation(request: HttpRequest, slug: str) -> Conversation | HttpResponse:
+    try:
+        return conversation_get(slug=slug, user=request.user)
+    except NotFound as error:
+        response = render(request, "error.html", {"error": error}, status=error.status_code)
+        response["HX-Refresh"] = "true"
+        return response
+
+
+@require_POST
+def draft_check(request: HttpRequest, slug: str) -> HttpResponse:
+    """Hints as the participant types a statement (debounced by htmx)."""
+    conversation = _conversation(request, slug)
+    if isinstance(conversation, HttpResponse):
+        return conversation
+    text = request.POST.get("text", "")
+    context: dict[str, Any] = {"conversation": conversation, "tiers": DuplicateTier}
+    if text.strip():
+        try:
+            context["check"] = assistant_draft_check(conversation=conversation, text=text)
+        except AgoraError as error:
+            context["error"] = error
+    return render(request, "assistant/_draft_hints.html", context)
+
+
+@require_POST
+def chat(request: HttpRequest, slug: str) -> HttpResponse:
+    conversation = _conversation(request, slug)
+    if isinstance(conversation, HttpResponse):
+        return conversation
+    intent = request.POST.get("intent", "")
+    text = request.POST.get("text", "")
+    context: dict[str, Any] = {"conversation": conversation, "asked": text, "intent": intent}
+    try:
+        # Only adding a statement makes the visitor a participant; reading never does.
+        participant = request_participant(
+            request, conversation, create=intent == Intent.SUBMIT.value
+        )
+        context["reply"] = assistant_chat(
+            conversation=conversation,
+            participant=participant,
+            user=request.user,
+            intent=intent,
+            text=text,
+            confirmed=request.POST.get("confirmed") == "1",
+        )
+    except AgoraError as error:
+        context["error"] = error
+        context["existing_id"] = getattr(error, "existing_id", None)
+        context["reply"] = ChatReply(intent=Intent.DRAFT, draft=text)
+    return render(request, "assistant/_chat_reply.html", {**context, "tiers": DuplicateTier})
+
+
+@require_GET
+@console_view
+def ledger(request: HttpRequest, conversation: Conversation) -> HttpResponse:
+    page = Paginator(ai_ledger_page(conversation=conversation), LEDGER_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "assistant/ledger.html",
+        {
+            "conversation": conversation,
+            "section": "assistant",
+            "page": page,
+            "totals": ai_ledger_totals(conversation=conversation),
+        },
+    )
+
+
+@require_GET
+@console_view
+def bridging_review(request: HttpRequest, conversation: Conversation) -> HttpResponse:
+    return _bridging_page(request, conversation)
+
+
+def _bridging_page(request: HttpRequest, conversation: Conversation, **extra: Any) -> HttpResponse:
+    return render(
+        request,
+        "assistant/bridging_review.html",
+        {
+            "conversation": conversation,
+            "section": "assistant",
+            "proposed": bridging_list(conversation=conversation, status=SuggestionStatus.PROPOSED),
+            "decided": bridging_list(conversation=conversation, decided=True),
+            **extra,
+        },
+    )
+
+
+@require_POST
+@console_view
+def bridging_draft(request: HttpRequest, conversation: Conversation) -> HttpResponse:
+    try:
+        draft, stored = bridging_suggestions_draft(actor=request.user, conversation=conversation)
+    except AgoraError as error:
+        messages.error(request, error.message)
+        return redirect("assistant:bridging", slug=conversation.slug)
+    # Offline candidates are existing statements, shown here rather than stored.
+    return _bridging_page(request, conversation, draft=draft, stored=stored)
+
+
+@require_POST
+@console_view
+def bridging_decide(
+    request: HttpRequest, conversation: Conversation, suggestion_id: int
+) -> HttpResponse:
+    try:
+        suggestion = bridging_suggestion_decide(
+            actor=request.user,
+            conversation=conversation,
+            suggestion_id=suggestion_id,
+            decision=request.POST.get("decision", ""),
+            text=request.POST.get("text"),
+        )
+    except AgoraError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Suggestion {suggestion.get_status_display().lower()}.")
+    return redirect("assistant:bridging", slug=conversation.slug)
+
+
+app_name = "assistant"
+urlpatterns = [
+    path("c/<slug:slug>/assistant/draft/", draft_check, name="draft_check"),
+    path("c/<slug:slug>/assistant/chat/", chat, name="chat"),
+    path("console/c/<slug:slug>/assistant/ledger/", ledger, name="ledger"),
+    path("console/c/<slug:slug>/assistant/bridging/", bridging_review, name="bridging"),
+    path("console/c/<slug:slug>/assistant/bridging/draft/", bridging_draft, name="bridging_draft"),
+    path(
+        "console/c/<slug:slug>/assistant/bridging/<int:suggestion_id>/",
+        bridging_decide,
+        name="bridging_decide",
+    ),
+]

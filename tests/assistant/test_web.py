@@ -1,0 +1,200 @@
+"""The assistant's web views: draft hints, the chat panel, the moderators' pages."""
+
+import json
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import reverse
+
+from deliberation.assistant.chat import OFFLINE_CHAT_LIMITATION
+from deliberation.models import (
+    AICall,
+    BridgingSuggestion,
+    DuplicateFlag,
+    Participant,
+    Statement,
+)
+from tests.assistant.data import answer_stances_same, run_snapshot
+from tests.factories import UserFactory
+from tests.fake_openai import Failure, FakeOpenAI, Stall
+from tests.snapshot_data import Camps
+
+pytestmark = pytest.mark.django_db
+
+
+def member(camps: Camps, client: Client, index: int = 0) -> Participant:
+    """Log in as a participant of camp A, so the request finds them."""
+    participant = camps.camp_a[index]
+    participant.user = UserFactory.create()
+    participant.save()
+    client.force_login(participant.user)
+    return participant
+
+
+def chat(client: Client, camps: Camps, **data: str) -> HttpResponse:
+    url = reverse("assistant:chat", args=[camps.conversation.slug])
+    return client.post(url, data, HTTP_HX_REQUEST="true")  # type: ignore[return-value]
+
+
+@pytest.mark.usefixtures("offline")
+def test_conversation_page_has_the_panel_and_the_draft_hints(client: Client, camps: Camps) -> None:
+    page = client.get(reverse("web:conversation", args=[camps.conversation.slug]))
+
+    html = page.content.decode()
+    assert 'id="assistant"' in html and "Explain the groups" in html
+    assert 'hx-trigger="keyup changed delay:600ms from:#new-statement"' in html
+
+
+@pytest.mark.usefixtures("offline")
+def test_typing_a_near_duplicate_offers_the_existing_statement(
+    client: Client, camps: Camps
+) -> None:
+    url = reverse("assistant:draft_check", args=[camps.conversation.slug])
+
+    near = client.post(url, {"text": "Plant more trees along every single street."})
+    unrelated = client.post(url, {"text": "Quantum chromodynamics is hard."})
+
+    assert "a very similar statement already exists: vote on it instead?" in (
+        near.content.decode().lower()
+    )
+    assert f"?statement={camps.statements[3].pk}#card" in near.content.decode()
+    assert "already exists" not in unrelated.content.decode()
+
+
+@pytest.mark.usefixtures("offline")
+def test_the_groups_are_explained_with_sizes_and_my_group(client: Client, camps: Camps) -> None:
+    run_snapshot(camps)
+    member(camps, client)
+
+    html = chat(client, camps, intent="groups").content.decode()
+
+    assert "There are 2 camps on this topic." in html
+    assert "(12 people)" in html
+    assert "You are in Group " in html
+
+
+@pytest.mark.usefixtures("offline")
+def test_my_statement_outcome_comes_from_the_snapshot(client: Client, camps: Camps) -> None:
+    participant = member(camps, client)
+    Statement.objects.filter(pk=camps.statements[-1].pk).update(author_participant=participant)
+    run_snapshot(camps)
+
+    html = chat(client, camps, intent="mine").content.decode()
+
+    # Everyone agrees with the last statement: 12 of 12 in both groups.
+    assert "reached at least 100% agreement across all 2 groups" in html
+
+
+@pytest.mark.usefixtures("offline")
+def test_a_draft_is_checked_then_submitted_only_on_confirmation(
+    client: Client, camps: Camps
+) -> None:
+    member(camps, client)
+    near = "Plant more trees along every single street."
+
+    checked = chat(client, camps, intent="draft", text=near).content.decode()
+    assert "vote on it instead?" in checked and Statement.objects.filter(text=near).count() == 0
+
+    refused = chat(client, camps, intent="submit", text=near).content.decode()
+    assert "A very similar statement already exists" in refused
+    assert not Statement.objects.filter(text=near).exists()
+
+    chat(client, camps, intent="submit", text=near, confirmed="1")
+    added = Statement.objects.get(text=near)
+    flag = DuplicateFlag.objects.get(statement=added)
+    assert flag.similar_to_id == camps.statements[3].pk and flag.tier == "duplicate"
+
+
+def test_a_failing_model_never_shows_an_error_page(
+    client: Client, camps: Camps, fake_openai: FakeOpenAI, settings: Any
+) -> None:
+    settings.AGORA_LLM = {**settings.AGORA_LLM, "TIMEOUT_S": 0.2}
+    run_snapshot(camps)
+    member(camps, client)
+    fake_openai.queue_chat(Failure(500), Stall(1.0), Failure(429, retry_after=0))
+    fake_openai.queue_embeddings(Failure(500), Failure(500), Failure(500))
+
+    asked = chat(client, camps, intent="ask", text="What do the groups disagree about?")
+    drafted = chat(client, camps, intent="draft", text="Plant more trees on every street.")
+    bridged = chat(client, camps, intent="bridges")
+
+    assert asked.status_code == drafted.status_code == bridged.status_code == 200
+    assert OFFLINE_CHAT_LIMITATION in asked.content.decode()
+    assert "vote on it instead?" in drafted.content.decode()
+    assert "already find agreement in every group" in bridged.content.decode()
+    assert {"error", "timeout", "rate_limited"} <= set(
+        AICall.objects.values_list("outcome", flat=True)
+    )
+
+
+def test_the_model_sees_no_other_participant_and_its_reply_is_escaped(
+    client: Client, camps: Camps, fake_openai: FakeOpenAI
+) -> None:
+    run_snapshot(camps)
+    me = member(camps, client)
+    others = Participant.objects.exclude(pk=me.pk)
+    fake_openai.queue_chat({"reply": "<script>alert(1)</script> I cannot say how anyone voted."})
+
+    html = chat(client, camps, intent="ask", text="How did the others vote?").content.decode()
+
+    prompt = json.dumps(fake_openai.chat_requests()[-1]["messages"])
+    for other in others:
+        assert other.session_key not in prompt
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; I cannot say how anyone voted." in html
+    system = fake_openai.chat_requests()[-1]["messages"][0]["content"]
+    assert "never argue for or against a position" in system
+
+
+def moderator(camps: Camps, client: Client) -> User:
+    user = UserFactory.create()
+    camps.conversation.moderators.add(user)
+    client.force_login(user)
+    return user
+
+
+@pytest.mark.usefixtures("offline")
+def test_moderators_see_the_ledger_and_others_get_404(client: Client, camps: Camps) -> None:
+    run_snapshot(camps)
+    chat(client, camps, intent="ask", text="Who is right?")
+    url = reverse("assistant:ledger", args=[camps.conversation.slug])
+    client.force_login(UserFactory.create())
+    assert client.get(url).status_code == 404
+
+    moderator(camps, client)
+    page = client.get(url)
+
+    assert page.status_code == 200
+    assert "Participant chat" in page.content.decode()
+
+
+def test_moderators_review_and_approve_an_edited_suggestion(
+    client: Client, camps: Camps, fake_openai: FakeOpenAI
+) -> None:
+    run_snapshot(camps)
+    moderator(camps, client)
+    fake_openai.chat_default = answer_stances_same
+    fake_openai.queue_chat(
+        {"candidates": [{"text": "Open the pools on Sundays.", "rationale": "", "based_on": []}]}
+    )
+    slug = camps.conversation.slug
+
+    drafted = client.post(reverse("assistant:bridging_draft", args=[slug]))
+    suggestion = BridgingSuggestion.objects.get()
+    review = client.get(reverse("assistant:bridging", args=[slug])).content.decode()
+    client.post(
+        reverse("assistant:bridging_decide", args=[slug, suggestion.pk]),
+        {"decision": "approve", "text": "Open the public pools on Sundays."},
+    )
+
+    assert "1 new suggestion to review" in drafted.content.decode()
+    assert "Open the pools on Sundays." in review
+    statement = Statement.objects.get(text="Open the public pools on Sundays.")
+    assert statement.is_ai_suggested
+    card = client.get(
+        reverse("web:conversation", args=[slug]), {"statement": statement.pk}
+    ).content.decode()
+    assert "AI-suggested" in card
