@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from deliberation.api import groups, views
+from deliberation.api import assistant, groups, views
 
 v1 = [
     path("conversations/", views.ConversationListView.as_view(), name="conversation-list"),
@@ -27,6 +27,21 @@ v1 = [
         "conversations/<slug:slug>/snapshots/",
         groups.SnapshotListView.as_view(),
         name="snapshot-list",
+    ),
+    path(
+        "conversations/<slug:slug>/assistant/draft-check/",
+        assistant.DraftCheckView.as_view(),
+        name="assistant-draft-check",
+    ),
+    path(
+        "conversations/<slug:slug>/assistant/chat/",
+        assistant.ChatView.as_view(),
+        name="assistant-chat",
+    ),
+    path(
+        "conversations/<slug:slug>/assistant/bridging/",
+        assistant.BridgingListView.as_view(),
+        name="assistant-bridging",
     ),
 ]
 
