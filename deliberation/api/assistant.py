@@ -79,7 +79,9 @@ class ChatReplySerializer(serializers.Serializer[Any]):
     ideas = IdeaSerializer(many=True)
     outcomes = OutcomeSerializer(many=True)
     limitations = serializers.ListField(child=serializers.CharField())
-    source = serializers.CharField()
+    # A declared field named "source" shadows Field.source for the type checker only: DRF's
+    # metaclass moves declared fields off the class.
+    source = serializers.CharField()  # type: ignore[assignment]
 
 
 class BridgingSuggestionSerializer(serializers.ModelSerializer[BridgingSuggestion]):
@@ -122,7 +124,9 @@ class DraftCheckView(APIView):
     )
     def post(self, request: Request, slug: str) -> Response:
         conversation = conversation_get(slug=slug, user=request.user)
-        check = assistant_draft_check(conversation=conversation, text=request.data.get("text"))
+        draft = DraftSerializer(data=request.data)
+        draft.is_valid(raise_exception=True)
+        check = assistant_draft_check(conversation=conversation, text=draft.validated_data["text"])
         return Response(DraftCheckSerializer(check).data)
 
 
