@@ -193,8 +193,9 @@ def stream(conversation: Conversation, seconds: float, rate: float, seed: int) -
             .values_list("watermark", "finished_at", "timings_ms")
         )
     finally:
-        os.killpg(worker.pid, 15)
-        worker.wait(30)
+        # SIGTERM to the main process only: a warm shutdown lets the child finish its run.
+        worker.terminate()
+        worker.wait(120)
     latencies = []
     for event_id, at in cast:
         covering = [f.timestamp() for w, f, _ in runs if w is not None and f and w >= event_id]
