@@ -25,7 +25,7 @@ from deliberation.assistant.duplicates import (
 )
 from deliberation.assistant.gate import SummaryFacts
 from deliberation.assistant.provider import AssistantUnavailable, Provider
-from deliberation.assistant.summaries import display_id, summary_facts
+from deliberation.assistant.summaries import display_id, prompt_payload, summary_facts
 from deliberation.models import AICall, AIPurpose, Snapshot, Statement, StatementStatus
 from deliberation.models.assistant import DuplicateTier
 from deliberation.models.conversations import STATEMENT_MAX_LENGTH
@@ -121,31 +121,6 @@ def forecast_agreement(
     return forecasts, limitations
 
 
-def _payload(view: GroupsView) -> dict[str, object]:
-    return {
-        "groups": [
-            {
-                "name": f"Group {group.label}",
-                "size": group.size,
-                "representative_statements": [
-                    {
-                        "id": display_id(rep.statement),
-                        "text": rep.statement.text,
-                        "group_leans": rep.direction,
-                    }
-                    for rep in group.representative
-                ],
-            }
-            for group in view.groups
-        ],
-        "statements_every_group_agrees_with": [
-            {"id": display_id(item.statement), "text": item.statement.text}
-            for item in view.consensus
-            if item.direction == "agree"
-        ],
-    }
-
-
 def _offline_candidates(view: GroupsView, facts: SummaryFacts, count: int) -> list[Candidate]:
     ranked = sorted(
         (stats for stats in view.statements if stats.bridging is not None),
@@ -181,7 +156,7 @@ def draft_bridges(
         answer = provider.chat_json(
             purpose=AIPurpose.BRIDGE,
             prompt_version=prompts.BRIDGE_VERSION,
-            messages=prompts.bridge_messages(_payload(view), count),
+            messages=prompts.bridge_messages(prompt_payload(view), count),
             schema_name="bridging_statements",
             schema=prompts.BRIDGE_SCHEMA,
             conversation=snapshot.conversation,

@@ -81,7 +81,7 @@ def _share(count: int, tally: Tally) -> int:
     return round(100 * count / tally.total) if tally.total else 0
 
 
-def _prompt_payload(view: GroupsView) -> dict[str, Any]:
+def prompt_payload(view: GroupsView) -> dict[str, Any]:
     def votes(tally: Tally) -> dict[str, int]:
         return {
             "agree": tally.agree,
@@ -190,7 +190,7 @@ def summarize(*, snapshot: Snapshot, provider: Provider) -> SummaryResult:
     """A gated model summary of the snapshot's groups, or the extractive one and why."""
     view = groups_view(snapshot=snapshot)
     facts = summary_facts(view)
-    messages = prompts.summary_messages(_prompt_payload(view))
+    messages = prompts.summary_messages(prompt_payload(view))
     statement_ids = sorted({sid for group in facts.groups for sid in group.representative})
     limitations = [EXTRACTIVE_LIMITATION]
     last_call = None
