@@ -1,8 +1,9 @@
 """Rendering the report's body: once per snapshot and order, then from the cache.
 
 The body is the same HTML for every reader (nothing in it depends on who asks), so it is
-cached whole. The key holds the snapshot id, the table's order, and the latest succeeded
-snapshot id (the body says whether it shows the latest results).
+cached whole. The key holds the snapshot id, the table's order, the latest succeeded
+snapshot id (the body says whether it shows the latest results) and a freshness token for
+what can change after a snapshot (summaries, moderation, bridging outcomes).
 """
 
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from deliberation.selectors.report import (
     ReportContext,
     report_build,
     report_conversation_get,
+    report_freshness,
     report_is_indexable,
     report_snapshot_get,
     report_sort_clean,
@@ -63,8 +65,13 @@ def report_body_html(report: ReportContext, *, for_pdf: bool = False) -> str:
     )
 
 
-def report_cache_key(*, snapshot: Snapshot, latest_id: int | None, sort: str) -> str:
-    return f"report:v{CACHE_VERSION}:{snapshot.pk}:{latest_id or 0}:{sort}"
+def report_cache_key(
+    *, snapshot: Snapshot, latest_id: int | None, sort: str, freshness: str
+) -> str:
+    # The snapshot's creation time keeps a recreated database (tests, a restored backup) from
+    # serving another snapshot's report under a reused id.
+    created = snapshot.created_at.timestamp()
+    return f"report:v{CACHE_VERSION}:{snapshot.pk}:{created}:{latest_id or 0}:{sort}:{freshness}"
 
 
 def report_body_cached(*, conversation: Conversation, snapshot: Snapshot, sort: str) -> str:
@@ -73,6 +80,7 @@ def report_body_cached(*, conversation: Conversation, snapshot: Snapshot, sort: 
         snapshot=snapshot,
         latest_id=snapshot_latest_id(conversation=conversation),
         sort=sort,
+        freshness=report_freshness(conversation=conversation, snapshot=snapshot),
     )
     body = cache.get(key)
     if body is None:

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count
+from django.core.cache import cache
+from django.db.models import Count, Max, Sum
 from django.db.models.functions import TruncHour
 
 from clustering.pipeline import MIN_VOTES_IN_CONV, Options
@@ -22,6 +23,7 @@ from deliberation.models import (
     AICall,
     AIPurpose,
     AuditAction,
+    AuditLogEntry,
     BridgingSuggestion,
     Conversation,
     ReportVisibility,
@@ -125,10 +127,21 @@ def _period_step(unit: str) -> timedelta:
 def participation_timeline(*, conversation: Conversation, watermark: int) -> Timeline:
     """Participation over time from the vote log, frozen at ``watermark``.
 
-    The log is append-only, so the same watermark always gives the same timeline. One
-    grouped scan counts events per (participant, hour); periods are then widened to days or
-    weeks for longer conversations so the chart stays readable.
+    The log is append-only, so the same watermark always gives the same timeline: it is
+    cached for good. One grouped scan counts events per (participant, hour); periods are then
+    widened to days or weeks for longer conversations so the chart stays readable.
     """
+    # The creation time keeps a recreated database (tests, a restored backup) from reading
+    # another conversation's timeline under a reused id.
+    key = f"report:timeline:v1:{conversation.pk}:{conversation.created_at.timestamp()}:{watermark}"
+    cached: Timeline | None = cache.get(key)
+    if cached is None:
+        cached = _timeline(conversation, watermark)
+        cache.set(key, cached, timeout=None)
+    return cached
+
+
+def _timeline(conversation: Conversation, watermark: int) -> Timeline:
     rows = (
         VoteEvent.objects.filter(conversation=conversation, id__lte=watermark)
         .annotate(hour=TruncHour("created_at"))
@@ -213,6 +226,23 @@ THRESHOLDS = {
     "common_ground_votes": COMMON_GROUND_MIN_VOTES,
     "divisive_points": round(100 * DIVISIVE_AT),
 }
+
+
+def report_freshness(*, conversation: Conversation, snapshot: Snapshot) -> str:
+    """A token that changes whenever something a snapshot's report shows changes after the
+    snapshot: a moderator's action (all are audited), an AI call (summaries arrive after
+    the snapshot), a bridging suggestion's decision or its real votes."""
+    audit = AuditLogEntry.objects.filter(conversation=conversation).aggregate(last=Max("id"))
+    ai = AICall.objects.filter(conversation=conversation).aggregate(last=Max("id"))
+    bridges = BridgingSuggestion.objects.filter(conversation=conversation).aggregate(
+        decided=Max("decided_at"), votes=Sum("realised_votes")
+    )
+    summary = SnapshotSummary.objects.filter(snapshot=snapshot).values_list("pk", flat=True)
+    decided = bridges["decided"].timestamp() if bridges["decided"] else 0
+    return (
+        f"{audit['last'] or 0}.{ai['last'] or 0}.{summary.first() or 0}."
+        f"{decided:.0f}.{bridges['votes'] or 0}"
+    )
 
 
 def report_sort_clean(sort: object) -> str:
