@@ -37,7 +37,7 @@ from deliberation.models import (
     Visibility,
     VoteEvent,
 )
-from deliberation.selectors.assistant import ai_ledger_totals
+from deliberation.selectors.assistant import ai_ledger_totals, conversation_for_operator
 from deliberation.selectors.conversations import (
     WriteState,
     conversation_can_moderate,
@@ -67,10 +67,7 @@ def report_conversation_get(
     until the conversation closes. ``trusted`` is for operators' commands, which see all.
     """
     if trusted:
-        conversation = Conversation.objects.filter(slug=slug).first()
-        if conversation is None:
-            raise NotFound(f"No conversation called {slug!r}.")
-        return conversation
+        return conversation_for_operator(slug=slug)
     conversation = conversation_get(slug=slug, user=user)
     if conversation_can_moderate(conversation=conversation, user=user):
         return conversation

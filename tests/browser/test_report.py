@@ -1,23 +1,14 @@
-"""The report in a real headless Chromium, at desktop and phone widths."""
+"""The report in a real headless Chromium (the ``browser`` fixture of tests/browser/conftest.py),
+at desktop and phone widths."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page
 
+from deliberation.services.assistant import assistant_summarize
 from tests.report.real_data import Clustered, import_and_cluster
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,18 +16,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def clustered() -> Clustered:
-    # Before the browser starts: Playwright's event loop forbids database calls in its thread.
-    return import_and_cluster(slug="seattle")
-
-
-@pytest.fixture
-def browser(clustered: Clustered) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
+    clustered = import_and_cluster(slug="seattle")
+    assistant_summarize(snapshot=clustered.snapshot)
+    return clustered
 
 
 @pytest.mark.parametrize(("name", "width", "height"), [("desktop", 1280, 900), ("phone", 375, 740)])
@@ -48,7 +30,8 @@ def test_report_fits_the_viewport_and_is_screenshotted(
     width: int,
     height: int,
 ) -> None:
-    page = browser.new_page(viewport={"width": width, "height": height})
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
     response = page.goto(f"{live_server}/report/{clustered.conversation.slug}/")
     assert response is not None and response.status == 200
     assert page.locator("h1").inner_text() == clustered.conversation.topic
@@ -58,4 +41,20 @@ def test_report_fits_the_viewport_and_is_screenshotted(
     page.screenshot(path=str(SCREENSHOTS / f"report-{name}-top.png"))
     page.screenshot(path=str(SCREENSHOTS / f"report-{name}-full.png"), full_page=True)
     assert overflow[0] <= overflow[1], f"page is {overflow[0]}px wide in a {overflow[1]}px window"
-    page.close()
+    context.close()
+
+
+def test_sort_links_reorder_the_table_in_place(
+    clustered: Clustered, page: Page, live_server: object
+) -> None:
+    page.goto(f"{live_server}/report/{clustered.conversation.slug}/")
+    page.get_by_role("link", name="Divisiveness (one group against the rest)").click()
+
+    values = page.eval_on_selector_all(
+        ".statements-table tbody tr", "rows => rows.map(r => parseFloat(r.dataset.divisiveness))"
+    )
+    assert values == sorted(values, reverse=True) and len(values) > 10
+    assert page.url.endswith("?sort=divisiveness#statements")
+    current = page.locator(".sort-links [aria-current]")
+    assert current.inner_text() == "Divisiveness (one group against the rest)"
+    assert "divisiveness" in page.locator(".statements-table .sorted-by").inner_text().lower()
