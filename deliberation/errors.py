@@ -51,3 +51,9 @@ class DuplicateStatement(Conflict):
     def __init__(self, message: str, *, existing_id: int) -> None:
         super().__init__(message, field="text")
         self.existing_id = existing_id
+
+
+class NearDuplicateStatement(DuplicateStatement):
+    """Not the same text, but the same claim: the author may confirm theirs is different."""
+
+    code = "near_duplicate_statement"

@@ -57,6 +57,14 @@ class StatementCreateSerializer(serializers.Serializer[None]):
         help_text=f"1 to {STATEMENT_MAX_LENGTH} characters once trimmed.",
     )
 
+    confirmed = serializers.BooleanField(
+        default=False,
+        help_text=(
+            "Set after a near_duplicate_statement refusal when the author confirms their "
+            "statement says something different."
+        ),
+    )
+
     def validate_text(self, text: str) -> str:
         # Judged here too, before the view makes the caller a participant: bad text must
         # leave no trace, not even a participant row.

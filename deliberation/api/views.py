@@ -42,6 +42,7 @@ from deliberation.selectors.conversations import (
     statement_get_in_conversation,
 )
 from deliberation.selectors.routing import participant_progress, statement_next_for_participant
+from deliberation.services.assistant import assistant_statement_submit
 from deliberation.services.statements import statement_create
 from deliberation.services.votes import vote_cast
 
@@ -160,10 +161,11 @@ class StatementListCreateView(ConversationScopedView, generics.ListAPIView[State
                 is_seed=True,
             )
         else:
-            statement = statement_create(
+            statement = assistant_statement_submit(
                 conversation=conversation,
+                participant=_writing_participant(request, conversation),
                 text=text,
-                author_participant=_writing_participant(request, conversation),
+                confirmed=payload.validated_data["confirmed"],
             )
         return Response(StatementSerializer(statement).data, status=status.HTTP_201_CREATED)
 

@@ -35,7 +35,12 @@ from deliberation.assistant.duplicates import (
 )
 from deliberation.assistant.provider import get_provider
 from deliberation.assistant.summaries import summarize, summary_facts
-from deliberation.errors import Conflict, DuplicateStatement, InvalidInput, NotFound
+from deliberation.errors import (
+    Conflict,
+    InvalidInput,
+    NearDuplicateStatement,
+    NotFound,
+)
 from deliberation.models import (
     AICall,
     AuditAction,
@@ -55,7 +60,11 @@ from deliberation.models import (
 from deliberation.selectors.assistant import conversation_for_operator
 from deliberation.selectors.groups import groups_view, groups_visible, snapshot_latest
 from deliberation.services.moderation import audit_record, moderation_authorize
-from deliberation.services.statements import statement_clean_text, statement_create
+from deliberation.services.statements import (
+    statement_clean_text,
+    statement_create,
+    statement_refuse_duplicate,
+)
 
 
 def assistant_dedupe_pairs(*, path: Path) -> dict[str, Any]:
@@ -363,6 +372,8 @@ def assistant_statement_submit(
     does not answer falls back to local similarity.
     """
     cleaned = statement_clean_text(text)
+    # The exact same text is refused outright, with no "mine is different" way past it.
+    statement_refuse_duplicate(conversation=conversation, text=cleaned)
     check = duplicate_check(
         provider=get_provider(), conversation=conversation, text=cleaned, include_pending=True
     )
@@ -372,7 +383,7 @@ def assistant_statement_submit(
         if match.statement.status == StatementStatus.ACCEPTED
     ]
     if visible and not confirmed:
-        raise DuplicateStatement(NEAR_DUPLICATE_MESSAGE, existing_id=visible[0].statement.pk)
+        raise NearDuplicateStatement(NEAR_DUPLICATE_MESSAGE, existing_id=visible[0].statement.pk)
     statement = statement_create(
         conversation=conversation, text=cleaned, author_participant=participant
     )

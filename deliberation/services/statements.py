@@ -48,6 +48,16 @@ def statement_find_duplicate(*, conversation: Conversation, text: str) -> Statem
     ).first()
 
 
+def statement_refuse_duplicate(*, conversation: Conversation, text: str) -> None:
+    """Refuse a text this conversation already has (ignoring case and spacing)."""
+    existing = statement_find_duplicate(conversation=conversation, text=text)
+    if existing is not None:
+        raise DuplicateStatement(
+            "This statement is already in the conversation: vote on it instead.",
+            existing_id=existing.pk,
+        )
+
+
 def statement_create(
     *,
     conversation: Conversation,
@@ -81,12 +91,7 @@ def statement_create(
         by_participant = author_participant is not None and author_user is None
         strict = conversation.moderation_mode == ModerationMode.STRICT
         status = StatementStatus.PENDING if by_participant and strict else StatementStatus.ACCEPTED
-    existing = statement_find_duplicate(conversation=conversation, text=cleaned)
-    if existing is not None:
-        raise DuplicateStatement(
-            "This statement is already in the conversation: vote on it instead.",
-            existing_id=existing.pk,
-        )
+    statement_refuse_duplicate(conversation=conversation, text=cleaned)
     try:
         with transaction.atomic():
             recompute_schedule(conversation_id=conversation.pk)
@@ -103,10 +108,5 @@ def statement_create(
             )
     except IntegrityError:
         # Race: the same text was submitted concurrently and the other insert won.
-        winner = statement_find_duplicate(conversation=conversation, text=cleaned)
-        if winner is None:
-            raise
-        raise DuplicateStatement(
-            "This statement is already in the conversation: vote on it instead.",
-            existing_id=winner.pk,
-        ) from None
+        statement_refuse_duplicate(conversation=conversation, text=cleaned)
+        raise

@@ -33,7 +33,7 @@ from deliberation.selectors.conversations import (
     conversation_write_state,
     statement_get_in_conversation,
 )
-from deliberation.services.statements import statement_create
+from deliberation.services.assistant import assistant_statement_submit
 from deliberation.services.votes import vote_cast
 from deliberation.web.pages import (
     VotingCard,
@@ -143,8 +143,11 @@ def statement_add(request: HttpRequest, conversation: Conversation) -> HttpRespo
     # leave that card alone.
     shown = request.POST.get("statement")
     try:
-        statement = statement_create(
-            conversation=conversation, text=text, author_participant=participant
+        statement = assistant_statement_submit(
+            conversation=conversation,
+            participant=participant,
+            text=text,
+            confirmed=request.POST.get("confirmed") == "1",
         )
     except AgoraError as error:
         offer = (

@@ -405,3 +405,20 @@ class TestNextStatement:
     def test_private_conversation_is_a_404(self, api_client: APIClient) -> None:
         conversation = ConversationFactory.create(visibility=Visibility.PRIVATE)
         assert_error(api_client.get(url("statement-next", conversation)), 404, "not_found", None)
+
+
+def test_near_duplicate_statement_is_refused_until_confirmed(
+    participant_client: APIClient, conversation: Conversation
+) -> None:
+    existing = StatementFactory.create(
+        conversation=conversation, text="The city should build more protected bike lanes."
+    )
+    near = {"text": "The city should build more protected bike lanes!"}
+    refused = participant_client.post(url("statement-list", conversation), near, format="json")
+    assert_error(refused, 409, "near_duplicate_statement", "text")
+    assert refused.json()["error"]["existing_id"] == existing.pk
+    confirmed = participant_client.post(
+        url("statement-list", conversation), {**near, "confirmed": True}, format="json"
+    )
+    assert confirmed.status_code == 201
+    assert Statement.objects.filter(conversation=conversation).count() == 2

@@ -582,3 +582,22 @@ def test_statement_where_participants_cannot_add_is_refused(browser: Browser) ->
     assert response.status_code == 403
     assert "Participants cannot add statements" in response.content.decode()
     assert not Statement.objects.exists()
+
+
+def test_near_duplicate_is_refused_until_the_author_confirms_it_differs(browser: Browser) -> None:
+    conversation = ConversationFactory.create(moderation_mode=ModerationMode.OPEN)
+    existing = StatementFactory.create(
+        conversation=conversation, text="The city should build more protected bike lanes."
+    )
+    near = "The city should build more protected bike lanes!"
+    refused = browser.post(add_url(conversation), {"text": near}, htmx=True)
+    assert refused.status_code == 409
+    body = refused.content.decode()
+    assert existing.text in body
+    assert 'name="confirmed"' in body
+    assert Statement.objects.filter(conversation=conversation).count() == 1
+
+    added = browser.post(add_url(conversation), {"text": near, "confirmed": "1"}, htmx=True)
+    assert added.status_code == 200
+    statement = Statement.objects.get(conversation=conversation, text=near)
+    assert statement.duplicate_flags.filter(similar_to=existing).exists()
