@@ -15,9 +15,17 @@ previous_state=None) -> Analysis``
     as is or after a JSON round trip.
 
 ``Options(random_state=0, max_k=5, n_components=2, community_notes=True,
-count_zeroed_as_voted=False)``
+count_zeroed_as_voted=False, group_max_iter=100)``
     ``count_zeroed_as_voted`` reproduces Polis's quirk of counting moderated-out and meta
-    statements as voted in the projection scaling.
+    statements as voted in the projection scaling; ``group_max_iter=20`` its group k-means cut
+    short. ``Options.reproduce_polis(**changes)`` sets both, to compare with Polis's exports;
+    the defaults keep the fixes.
+
+k-means
+    Polis's: a cold start takes the first distinct points in canonical order (participants by
+    id, base clusters by id), so the result never depends on the order of the input rows; a
+    warm start recentres the previous clusters on their members and splits off the farthest
+    points up to k.
 
 ``Analysis`` (what the Django side reads)
     ``k``; per participant, aligned arrays ``participant_ids``, ``group`` (stable group id or
@@ -35,14 +43,18 @@ count_zeroed_as_voted=False)``
     (ids as strings, NaN as null).
 
 State (``Analysis.state``, plain JSON types)
-    ``{"version": 1, "statement_ids": [...], "components": [[...], [...]],
-    "base_centres": [[x, y], ...], "group_centres": {"2": [[x, y], ...], ...},
+    ``{"version": 2, "statement_ids": [...], "components": [[...], [...]],
+    "base": {"ids": [base cluster ids], "labels": [index into ids per in_conv participant]},
+    "group_labels": {"2": [group per base cluster], ...},
     "smoother": {"last_k", "last_k_count", "smoothed_k"}, "in_conv": [participant ids],
     "groups": {"ids": [...], "centres": [...]}, "community_notes": {"statement_ids",
-    "intercepts", "factors", "mu"}}``. A state with another version is ignored (cold start).
+    "intercepts", "factors", "mu"}}``. A version 1 state (carried centres instead of
+    memberships) still carries everything but the clusters, which start cold; a state with any
+    other version is ignored (cold start).
 
 Command line
-    ``python -m clustering analyze EXPORT_DIR [--seed N] [--max-k K] [--replay N]``.
+    ``python -m clustering analyze EXPORT_DIR [--seed N] [--max-k K] [--replay N]
+    [--reproduce-polis]``.
 """
 
 from clustering.pipeline import Analysis, Options, analyze

@@ -1,4 +1,5 @@
-"""Command line: ``python -m clustering analyze EXPORT_DIR [--seed N] [--max-k K] [--replay N]``."""
+"""Command line: ``python -m clustering analyze EXPORT_DIR [--seed N] [--max-k K] [--replay N]
+[--reproduce-polis]``."""
 
 from __future__ import annotations
 
@@ -77,13 +78,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     command.add_argument(
         "--replay", type=_positive, help="replay votes in time order in batches of N"
     )
+    command.add_argument(
+        "--reproduce-polis",
+        action="store_true",
+        help="reproduce Polis's groups, quirks included (moderated-out statements count as "
+        "voted, 20 group k-means iterations), e.g. to compare with an export's group-id",
+    )
     args = parser.parse_args(argv)
     try:
         export = read_export(args.export_dir)
     except ExportError as error:
         print(error, file=sys.stderr)
         return 2
-    result = analyze_export(export, Options(random_state=args.seed, max_k=args.max_k), args.replay)
+    options = Options.reproduce_polis if args.reproduce_polis else Options
+    result = analyze_export(export, options(random_state=args.seed, max_k=args.max_k), args.replay)
     json.dump(result.to_dict(), sys.stdout, ensure_ascii=False, allow_nan=False)
     sys.stdout.write("\n")
     return 0

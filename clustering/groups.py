@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
-from clustering.kmeans import KMeans, silhouette_samples
+from clustering.kmeans import KMeans, clean_start, first_distinct, silhouette_samples
 
 __all__ = [
     "BaseClusters",
@@ -30,8 +30,6 @@ K_SMOOTHER_BUFFER = 4
 """Runs in a row a new k must win before the reported k switches to it (Polis)."""
 MIN_GROUP_WEIGHT = 2
 """A group must hold at least two participants: one-person groups are a Polis defect."""
-GROUP_N_INIT = 10
-"""k-means++ seedings per k: the group step runs on at most 100 points, so this is cheap."""
 _BASE_PER_EXTRA_K = 12
 # Silhouettes closer than this are a tie, which goes to the larger k; it only absorbs float noise.
 _TIE = 1e-12
@@ -43,20 +41,40 @@ class BaseClusters:
 
     Attributes
     ----------
+    ids : ndarray of shape (n_base,)
+        Stable ids, increasing: a base cluster keeps its id from run to run.
     centres : ndarray of shape (n_base, n_components)
     weights : ndarray of shape (n_base,)
         Participants per base cluster.
     labels : ndarray of shape (n_in_conv,)
-        Base cluster of every in-conv participant.
+        Base cluster (row index) of every in-conv participant.
     """
 
+    ids: IntArray
     centres: FloatArray
     weights: FloatArray
     labels: IntArray
 
 
+def _start(
+    points: FloatArray, weights: FloatArray, previous: IntArray | None, n_clusters: int
+) -> tuple[FloatArray, IntArray]:
+    """Polis's start centres and the previous cluster each comes from (-1: new).
+
+    With previous memberships the clusters are recentred on their members (warm start);
+    otherwise the first distinct points in canonical order start them (cold start).
+    """
+    if previous is not None and np.any(previous >= 0):
+        return clean_start(points, weights, previous, n_clusters)
+    centres = first_distinct(points, n_clusters)
+    return centres, np.full(len(centres), -1, dtype=np.int64)
+
+
 def fit_base_clusters(
-    points: FloatArray, *, random_state: int, init: FloatArray | None = None
+    points: FloatArray,
+    *,
+    previous_labels: IntArray | None = None,
+    previous_ids: IntArray | None = None,
 ) -> BaseClusters:
     """Cluster in-conv projections into at most 100 base clusters.
 
@@ -64,21 +82,25 @@ def fit_base_clusters(
     ----------
     points : ndarray of shape (n_in_conv, n_components)
         Projections in canonical (participant id) order.
-    random_state : int
-    init : ndarray, optional
-        Previous base centres, mapped to the current components (warm start).
+    previous_labels : ndarray of shape (n_in_conv,), optional
+        Index into ``previous_ids`` of every participant's previous base cluster, -1 if none.
+    previous_ids : ndarray, optional
+        Ids of the previous run's base clusters.
 
     Returns
     -------
     BaseClusters
     """
     n_clusters = min(BASE_K, len(points))
-    # Polis warm-starts base clusters from the previous run: the summary evolves smoothly and an
-    # incremental run converges in a few iterations.
-    n_init = 0 if init is not None and len(init) == n_clusters else 1
-    model = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state)
-    model.fit(points, init=init)
-    return BaseClusters(model.cluster_centers_, model.weights_, model.labels_)
+    weights = np.ones(len(points))
+    centres, origin = _start(points, weights, previous_labels, n_clusters)
+    old_ids = np.asarray(previous_ids if previous_ids is not None else [], dtype=np.int64)
+    carried = origin >= 0
+    # Base clusters split off this run take fresh ids above every id used before.
+    ids = int(old_ids.max(initial=-1)) + np.cumsum(~carried)
+    ids[carried] = old_ids[origin[carried]]
+    model = KMeans().fit(points, centres, weights)
+    return BaseClusters(ids[model.kept_], model.cluster_centers_, model.weights_, model.labels_)
 
 
 @dataclass(frozen=True)
@@ -113,8 +135,8 @@ def choose_groups(
     base: BaseClusters,
     *,
     max_k: int,
-    random_state: int,
-    warm: dict[int, FloatArray] | None = None,
+    max_iter: int = 100,
+    previous: dict[int, IntArray | None] | None = None,
 ) -> dict[int, GroupClustering]:
     """Fit every acceptable k.
 
@@ -124,25 +146,22 @@ def choose_groups(
     ----------
     base : BaseClusters
     max_k : int
-    random_state : int
-    warm : dict of int to ndarray, optional
-        Previous group centres per k (mapped to the current components).
+    max_iter : int, default=100
+        Lloyd iterations per k (Polis's group step silently stops at 20).
+    previous : dict of int to ndarray, optional
+        Per k, the previous group of every current base cluster (-1 for a new base cluster):
+        groups restart from their previous members, as in Polis.
 
     Returns
     -------
     dict of int to GroupClustering
         The acceptable clusterings by k, possibly empty.
     """
-    warm = warm or {}
+    previous = previous or {}
     result = {}
     for k in candidate_ks(len(base.centres), max_k):
-        init = warm.get(k)
-        # A warm start alone keeps groups continuous from run to run, as in Polis; fresh seedings
-        # are only needed when there is no previous clustering for this k.
-        n_init = 0 if init is not None and len(init) == k else GROUP_N_INIT
-        model = KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(
-            base.centres, sample_weight=base.weights, init=init
-        )
+        start, _ = _start(base.centres, base.weights, previous.get(k), k)
+        model = KMeans(max_iter=max_iter).fit(base.centres, start, base.weights)
         if len(model.cluster_centers_) < k or model.weights_.min() < MIN_GROUP_WEIGHT:
             continue
         score = float(silhouette_samples(base.centres, model.labels_).mean())

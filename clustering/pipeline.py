@@ -54,7 +54,10 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 Votes = tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike]
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+_STATE_VERSIONS = (1, STATE_VERSION)
+"""Version 1 states lack the cluster memberships: their in-conv set, k-smoother, group ids and
+Community Notes factors still carry over, the k-means starts cold."""
 MIN_VOTES_IN_CONV = 7
 """A participant is in-conv after ``min(7, n_statements)`` votes (Polis)."""
 MIN_IN_CONV = 15
@@ -68,7 +71,7 @@ class Options:
     Parameters
     ----------
     random_state : int, default=0
-        Seed of every random choice (Lanczos start, k-means++ seedings).
+        Seed of the Lanczos start vector of a cold PCA (the k-means starts are deterministic).
     max_k : int, default=5
         Largest number of groups tried.
     n_components : int, default=2
@@ -78,6 +81,9 @@ class Options:
     count_zeroed_as_voted : bool, default=False
         Polis quirk: count moderated-out and meta statements as voted by everyone in the
         projection scaling.
+    group_max_iter : int, default=100
+        Lloyd iterations of the group k-means (Polis documents 100; its group step silently
+        ran 20).
     """
 
     random_state: int = 0
@@ -85,6 +91,17 @@ class Options:
     n_components: int = 2
     community_notes: bool = True
     count_zeroed_as_voted: bool = False
+    group_max_iter: int = 100
+
+    @classmethod
+    def reproduce_polis(cls, **changes: Any) -> Options:
+        """Options that reproduce the groups of Polis's math worker, defects included.
+
+        Polis counted moderated-out and meta statements as voted in the projection scaling and
+        ran at most 20 iterations of group k-means. These two quirks shape the groups in its
+        exports, so comparing with them needs both; the product keeps the fixes (the defaults).
+        """
+        return cls(**{"count_zeroed_as_voted": True, "group_max_iter": 20, **changes})
 
 
 @dataclass(frozen=True)
@@ -415,6 +432,19 @@ def _tallies(
     return Tallies(count(data == 1), count(data == -1), count(None))
 
 
+def _previous_labels(ids: IntArray, previous_ids: Any, previous_labels: Any) -> IntArray | None:
+    """Previous cluster of every id (-1 if it had none), from the state's aligned lists.
+
+    ``previous_ids`` is sorted (in-conv participant ids, base cluster ids).
+    """
+    if previous_ids is None or previous_labels is None or not len(previous_ids):
+        return None
+    old_ids = np.asarray(previous_ids, dtype=np.int64)
+    old_labels = np.asarray(previous_labels, dtype=np.int64)
+    position = np.minimum(np.searchsorted(old_ids, ids), len(old_ids) - 1)
+    return np.where(old_ids[position] == ids, old_labels[position], -1)
+
+
 def _aligned(
     previous: Mapping[str, Any], key: str, ids_key: str, statement_ids: IntArray
 ) -> FloatArray | None:
@@ -483,7 +513,9 @@ def _analyze(
     previous_state: Mapping[str, Any] | None,
 ) -> Analysis:
     prev = (
-        previous_state if previous_state and previous_state.get("version") == STATE_VERSION else {}
+        previous_state
+        if previous_state and previous_state.get("version") in _STATE_VERSIONS
+        else {}
     )
     timer = _Timer()
 
@@ -544,20 +576,26 @@ def _analyze(
 
     with timer.step("base_clusters"):
         in_conv_rows = np.flatnonzero(in_conv)
+        previous_base = prev.get("base", {})
         base = fit_base_clusters(
             projection[in_conv_rows],
-            random_state=opts.random_state,
-            init=carried(prev.get("base_centres")),
+            previous_labels=_previous_labels(
+                matrix.participant_ids[in_conv_rows],
+                previous_in,
+                previous_base.get("labels"),
+            ),
+            previous_ids=np.asarray(previous_base.get("ids", []), dtype=np.int64),
         )
 
     with timer.step("groups"):
-        warm_groups = {
-            int(k): c
-            for k, centres in prev.get("group_centres", {}).items()
-            if (c := carried(centres)) is not None
-        }
         clusterings = choose_groups(
-            base, max_k=opts.max_k, random_state=opts.random_state, warm=warm_groups
+            base,
+            max_k=opts.max_k,
+            max_iter=opts.group_max_iter,
+            previous={
+                int(k): _previous_labels(base.ids, previous_base.get("ids"), labels)
+                for k, labels in prev.get("group_labels", {}).items()
+            },
         )
         winner = best_k(clusterings)
         smoother = KSmoother(**prev.get("smoother", {}))
@@ -673,8 +711,8 @@ def _analyze(
         "version": STATE_VERSION,
         "statement_ids": active_ids.tolist(),
         "components": pca.components_.tolist(),
-        "base_centres": base.centres.tolist(),
-        "group_centres": {str(c.k): c.centres.tolist() for c in clusterings.values()},
+        "base": {"ids": base.ids.tolist(), "labels": base.labels.tolist()},
+        "group_labels": {str(c.k): c.labels.tolist() for c in clusterings.values()},
         "smoother": {
             "last_k": smoother.last_k,
             "last_k_count": smoother.last_k_count,

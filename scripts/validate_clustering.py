@@ -1,5 +1,8 @@
 """Print ARI against Polis's groups, k and group sizes for every real conversation and mode.
 
+Every conversation runs with Agora's defaults ("agora": Polis's defects fixed) and with
+``Options.reproduce_polis`` ("polis": its quirks kept, as in the exports), each as a single run
+and replayed in batches of N votes.
 Usage: ``python scripts/validate_clustering.py [--replay N] [--seed N]``
 """
 
@@ -7,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import time
 from pathlib import Path
 
@@ -31,19 +35,25 @@ def polis_groups(folder: Path) -> dict[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--replay", type=int, default=100, help="batch size of the replay mode")
+    parser.add_argument("--replay", type=int, default=50, help="batch size of the replay mode")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    print(f"{'conversation':30} {'mode':12} {'ARI':>6} {'k':>2}  {'in-conv = Polis':15} sizes")
+    print(
+        f"{'conversation':30} {'options':7} {'mode':10} {'ARI':>6} {'k':>2}  "
+        f"{'in-conv = Polis':15} sizes"
+    )
     for name in CONVERSATIONS:
         export = read_export(DATA / name)
         reference = polis_groups(DATA / name)
         polis_sizes = sorted(
             (list(reference.values()).count(g) for g in set(reference.values())), reverse=True
         )
-        for mode, replay in (("single", None), (f"replay {args.replay}", args.replay)):
+        for (label, options), (mode, replay) in itertools.product(
+            (("agora", Options), ("polis", Options.reproduce_polis)),
+            (("single", None), (f"replay {args.replay}", args.replay)),
+        ):
             start = time.perf_counter()
-            result = analyze_export(export, Options(random_state=args.seed), replay)
+            result = analyze_export(export, options(random_state=args.seed), replay)
             elapsed = time.perf_counter() - start
             ours = dict(zip(result.participant_ids.tolist(), result.group.tolist(), strict=True))
             both = [p for p in reference if ours.get(p, -1) >= 0]
@@ -51,7 +61,7 @@ def main() -> None:
             same_set = set(result.participant_ids[result.in_conv].tolist()) == set(reference)
             sizes = sorted(result.metrics.group_sizes.values(), reverse=True)
             print(
-                f"{name:30} {mode:12} {score:6.3f} {result.k:2d}  {same_set!s:15} "
+                f"{name:30} {label:7} {mode:10} {score:6.3f} {result.k:2d}  {same_set!s:15} "
                 f"ours {sizes} polis {polis_sizes} ({elapsed:.1f} s)"
             )
 

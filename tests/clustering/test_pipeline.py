@@ -93,6 +93,20 @@ def test_in_conv_is_sticky_and_tops_up_to_fifteen() -> None:
     assert set(second.participant_ids[second.in_conv].tolist()) == set(range(15)) | {30}
 
 
+def test_version_1_states_still_carry_in_conv_and_unknown_versions_are_ignored() -> None:
+    first = analyze((np.arange(20), np.arange(20) % 10, np.ones(20, dtype=np.int8)))
+    # Version 1 held carried centres instead of memberships; the k-means then starts cold.
+    old = {k: v for k, v in first.state.items() if k not in {"base", "group_labels"}}
+    old |= {"version": 1, "base_centres": [[0.0, 0.0]], "group_centres": {}}
+    pids = np.concatenate([np.arange(20), np.full(7, 30)])
+    sids = np.concatenate([np.arange(20) % 10, np.arange(7)])
+    votes = (pids, sids, np.ones(27, dtype=np.int8))
+    second = analyze(votes, previous_state=old)
+    assert set(second.participant_ids[second.in_conv].tolist()) == set(range(15)) | {30}
+    ignored = analyze(votes, previous_state={**first.state, "version": 99})
+    assert ignored.to_dict()["participants"] == analyze(votes).to_dict()["participants"]
+
+
 def test_excluded_participants_are_dropped(small: SyntheticVotes) -> None:
     result = analyze((small.participants, small.statements, small.values), excluded=[0, 1])
     assert not np.isin([0, 1], result.participant_ids).any()
