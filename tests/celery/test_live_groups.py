@@ -83,7 +83,8 @@ def start_worker(queue: str, tmp_path: Path) -> Iterator[Callable[..., subproces
     yield start
     for worker in workers:
         if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
+            # The main process only: a warm shutdown lets its child finish the current run.
+            worker.terminate()
             try:
                 worker.wait(15)
             except subprocess.TimeoutExpired:
