@@ -120,8 +120,9 @@ class CommunityNotes:
         pattern = sp.csr_array(
             (np.ones_like(ratings.data), ratings.indices, ratings.indptr), shape=ratings.shape
         )
-        pattern_t = pattern.T.tocsr()
-        ratings_t = ratings.T.tocsr()
+        # Transposed views (CSC), not copies: their products read the same arrays column-wise.
+        pattern_t = pattern.T
+        ratings_t = ratings.T
         n_user = pattern @ np.ones(ratings.shape[1])
         n_item = pattern_t @ np.ones(ratings.shape[0])
         sum_user = ratings @ np.ones(ratings.shape[1])
@@ -160,8 +161,8 @@ class CommunityNotes:
 
     @staticmethod
     def _half_step(
-        pattern: sp.csr_array,
-        ratings: sp.csr_array,
+        pattern: sp.csr_array | sp.csc_array,
+        ratings: sp.csr_array | sp.csc_array,
         counts: FloatArray,
         sums: FloatArray,
         mu: float,

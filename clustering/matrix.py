@@ -104,20 +104,40 @@ def build_vote_matrix(
     unique_p, rows = _dense_index(pids)
     unique_s, cols = _dense_index(sids)
     shape = (len(unique_p), len(unique_s))
-    # Shifting votes to {1, 2, 3} keeps passes as stored entries through the COO->CSR conversion,
-    # which runs in linear time and sums duplicates; an unchanged entry count proves there were
-    # none, and only then is the sort-based "last wins" path needed.
-    shifted = sp.coo_array((vals.astype(np.float64) + 2.0, (rows, cols)), shape=shape).tocsr()
-    if shifted.nnz == len(vals):
-        shifted.data -= 2.0
-        return VoteMatrix(unique_p, unique_s, shifted)
-    key = rows * max(shape[1], 1) + cols
-    order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
-    last = order[np.append(sorted_key[1:] != sorted_key[:-1], True)]
-    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows[last], minlength=shape[0]), out=indptr[1:])
-    matrix = sp.csr_array(
-        (vals[last].astype(np.float64), cols[last], indptr), shape=shape, copy=False
-    )
+    # Each vote is stored as unit + (value + 2): the linear-time COO->CSR conversion sums
+    # duplicates, so a cell's sum tells how many votes it received (sum // unit, since
+    # value + 2 <= 3 < unit / n_votes) and, for a single vote, its value; int64 keeps it exact.
+    # Passes stay stored entries (3 or unit + 2, never 0).
+    unit = 4 * max(len(vals), 1)
+    encoded = sp.coo_array((vals.astype(np.int64) + (unit + 2), (rows, cols)), shape=shape).tocsr()
+    counts = encoded.data // unit
+    data = (encoded.data - unit - 2).astype(np.float64)
+    repeated = np.flatnonzero(counts > 1)
+    if len(repeated):
+        data[repeated] = _last_votes(encoded, repeated, rows, cols, vals)
+    matrix = sp.csr_array((data, encoded.indices, encoded.indptr), shape=shape, copy=False)
     return VoteMatrix(unique_p, unique_s, matrix)
+
+
+def _last_votes(
+    encoded: sp.csr_array,
+    cells: IntArray,
+    rows: IntArray,
+    cols: IntArray,
+    vals: npt.NDArray[np.generic],
+) -> FloatArray:
+    """The last vote of every stored cell in ``cells`` (cells that received several votes).
+
+    Only the votes on those cells are sorted, so a few re-votes among millions cost little.
+    """
+    n_columns = max(encoded.shape[1], 1)
+    cell_rows = np.searchsorted(encoded.indptr, cells, side="right") - 1
+    # Canonical CSR order is row-major, so these keys come out sorted.
+    keys = cell_rows * n_columns + encoded.indices[cells]
+    vote_keys = rows * n_columns + cols
+    where = np.minimum(np.searchsorted(keys, vote_keys), len(keys) - 1)
+    votes_on_cells = np.flatnonzero(keys[where] == vote_keys)
+    # Stable: among the votes of one cell, input order is kept, so the last one comes last.
+    order = votes_on_cells[np.argsort(where[votes_on_cells], kind="stable")]
+    ends = np.flatnonzero(np.append(np.diff(where[order]) != 0, True))
+    return np.asarray(vals[order[ends]], dtype=np.float64)

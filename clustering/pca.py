@@ -100,7 +100,8 @@ class SparsePCA:
         self, centred: sp.csr_array, n_found: int, warm: FloatArray | None
     ) -> tuple[FloatArray, FloatArray]:
         n_cols = centred.shape[1]
-        transposed = centred.T.tocsr()
+        # A transposed view (CSC), not a copy: the product reads the same arrays column-wise.
+        transposed = centred.T
         if n_cols <= n_found + 1:
             # ARPACK needs more columns than wanted eigenvectors; such a Gram matrix is tiny.
             gram = (transposed @ centred).toarray()

@@ -40,3 +40,17 @@ def test_sparse_ids_use_the_sorting_path() -> None:
 def test_a_vote_outside_minus_one_to_one_is_rejected(bad: int) -> None:
     with pytest.raises(ValueError, match="vote values"):
         build_vote_matrix([1], [1], [bad])
+
+
+def test_many_re_votes_keep_the_last_value_of_every_pair() -> None:
+    rng = np.random.default_rng(4)
+    pids = rng.integers(0, 40, 3000)
+    sids = rng.integers(0, 30, 3000)
+    vals = rng.integers(-1, 2, 3000)
+    last = {(p, s): v for p, s, v in zip(pids.tolist(), sids.tolist(), vals.tolist(), strict=True)}
+    matrix = build_vote_matrix(pids, sids, vals)
+    dense = matrix.votes.toarray()
+    assert matrix.votes.nnz == len(last)
+    for (p, s), v in last.items():
+        row = np.searchsorted(matrix.participant_ids, p)
+        assert dense[row, np.searchsorted(matrix.statement_ids, s)] == v
