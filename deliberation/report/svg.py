@@ -169,7 +169,7 @@ def opinion_map_svg(opinion_map: OpinionMap) -> SafeString:
             f'stroke-width="2"/><text x="{x:.1f}" y="{y + 5:.1f}" text-anchor="middle" '
             f'font-size="13" font-weight="700" fill="{colour}">{escape(hull.label)}</text>'
             f'<text x="{x:.1f}" y="{y + 27:.1f}" text-anchor="middle" font-size="11" '
-            'fill="#1d2330" stroke="#fff" stroke-width="3" paint-order="stroke">'
+            'font-weight="600" fill="#1d2330">'
             f"{hull.size:,} people</text></g>"
         )
     parts.append("</svg>")

@@ -9,6 +9,7 @@ same tomorrow as today.
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -256,7 +257,11 @@ def report_sort_clean(sort: object) -> str:
 
 @dataclass(frozen=True)
 class GroupVotes:
-    """One group's votes on one statement, as counts and as shares of the group's votes."""
+    """One group's votes on one statement, as counts and as shares of the group's votes.
+
+    The ``*_text`` forms are formatted here, once: the statements table repeats them
+    thousands of times, and Django's number filters would dominate its rendering.
+    """
 
     group_id: int
     agree: int
@@ -266,7 +271,7 @@ class GroupVotes:
     p: float | None
 
     def _share(self, n: int) -> float:
-        return round(100.0 * n / self.total, 1) if self.total else 0.0
+        return 100.0 * n / self.total if self.total else 0.0
 
     @property
     def letter(self) -> str:
@@ -276,22 +281,30 @@ class GroupVotes:
     def label(self) -> str:
         return f"Group {self.letter}"
 
-    @property
-    def agree_pct(self) -> float:
-        return self._share(self.agree)
+    @cached_property
+    def bar_stops(self) -> tuple[str, str]:
+        """Where the agree part of a bar ends, and where the disagree part ends (percent)."""
+        return (
+            f"{self._share(self.agree):.1f}",
+            f"{self._share(self.agree + self.disagree):.1f}",
+        )
 
-    @property
-    def disagree_pct(self) -> float:
-        return self._share(self.disagree)
+    @cached_property
+    def shares_text(self) -> str:
+        agree, disagree, passes = (
+            round(self._share(n)) for n in (self.agree, self.disagree, self.passes)
+        )
+        return (
+            f"{self.label}: {agree}% agree, {disagree}% disagree, {passes}% pass, "
+            f"of {self.total} votes"
+        )
 
-    @property
-    def pass_pct(self) -> float:
-        return self._share(self.passes)
-
-    @property
-    def agree_disagree_pct(self) -> float:
-        """Where the disagree part of a bar ends (the agree part ends at ``agree_pct``)."""
-        return self._share(self.agree + self.disagree)
+    @cached_property
+    def figures_text(self) -> str:
+        return (
+            f"{round(self._share(self.agree))}% · {round(self._share(self.disagree))}% · "
+            f"{self.total}"
+        )
 
 
 @dataclass(frozen=True)
@@ -325,6 +338,16 @@ class StatementRow:
     def sort_key(self, sort: str) -> float:
         value = self.total if sort == "votes" else getattr(self, sort)
         return float("-inf") if value is None else float(value)
+
+    @cached_property
+    def metrics_text(self) -> dict[str, str]:
+        """Each metric to two decimals, and exactly (``<name>_exact``) for sorting in place."""
+        texts = {}
+        for name in ("consensus", "bridging", "divisiveness", "uncertainty"):
+            value = getattr(self, name)
+            texts[name] = "" if value is None else f"{value:.2f}"
+            texts[f"{name}_exact"] = "" if value is None else repr(value)
+        return texts
 
 
 @dataclass(frozen=True)
