@@ -133,8 +133,10 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Celery: an empty or unset broker means "no broker": tasks run eagerly, in-process.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_ALWAYS_EAGER = not env.str("CELERY_BROKER_URL", default="")
+# Eager tasks never touch the broker, but Celery still builds a connection URL: an
+# in-memory one keeps it from guessing (and logging about) a localhost AMQP server.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "memory://"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 # A worker that dies mid-run must not lose the run: acknowledge only after the task returns,
@@ -164,6 +166,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "deliberation.tasks.recompute_catch_up",
         "schedule": AGORA_RECLUSTER["SWEEP_EVERY_S"],
     },
+    # Resends lost moderation-flag jobs and screens pending statements that never had one.
+    "moderation-flags-reap": {
+        "task": "deliberation.assistant.moderation_tasks.moderation_flags_reap",
+        "schedule": 60.0,
+    },
 }
 
 # The AI assistant. The endpoint and key are the openai SDK's own OPENAI_BASE_URL and
@@ -183,6 +190,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint and its font tools narrate every PDF at INFO: a hundred lines per report.
+    "loggers": {
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 if PRODUCTION:

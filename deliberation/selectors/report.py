@@ -70,16 +70,27 @@ def report_conversation_get(
     if trusted:
         return conversation_for_operator(slug=slug)
     conversation = conversation_get(slug=slug, user=user)
+    refusal = report_refusal(conversation=conversation, user=user)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
+    return conversation
+
+
+def report_refusal(
+    *, conversation: Conversation, user: AbstractBaseUser | AnonymousUser | None
+) -> str | None:
+    """Why someone who can see the conversation may not read its report, or None if they
+    may. Pages use it to decide whether to link to the report at all."""
     if conversation_can_moderate(conversation=conversation, user=user):
-        return conversation
+        return None
     if conversation.report_visibility == ReportVisibility.MODERATORS:
-        raise PermissionDenied("The moderators of this conversation keep its report private.")
+        return "The moderators of this conversation keep its report private."
     if (
         conversation.report_visibility == ReportVisibility.AFTER_CLOSE
         and conversation_write_state(conversation=conversation) != WriteState.CLOSED
     ):
-        raise PermissionDenied("The report of this conversation is published once it closes.")
-    return conversation
+        return "The report of this conversation is published once it closes."
+    return None
 
 
 def report_is_indexable(*, conversation: Conversation) -> bool:

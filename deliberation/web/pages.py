@@ -16,6 +16,7 @@ from deliberation.selectors.conversations import (
     conversation_write_state,
     statement_list_visible,
 )
+from deliberation.selectors.report import report_refusal
 from deliberation.selectors.routing import (
     Progress,
     participant_progress,
@@ -29,6 +30,7 @@ class HomeEntry:
     statements: int
     participants: int
     state: WriteState
+    report_readable: bool
 
 
 def conversation_list_for_home() -> list[HomeEntry]:
@@ -57,6 +59,7 @@ def conversation_list_for_home() -> list[HomeEntry]:
             statements=conversation.n_statements,
             participants=conversation.n_participants,
             state=conversation_write_state(conversation=conversation),
+            report_readable=report_refusal(conversation=conversation, user=None) is None,
         )
         for conversation in conversations.order_by("-created_at")
     ]

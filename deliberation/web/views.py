@@ -33,6 +33,7 @@ from deliberation.selectors.conversations import (
     conversation_write_state,
     statement_get_in_conversation,
 )
+from deliberation.selectors.report import report_refusal
 from deliberation.services.assistant import assistant_statement_submit
 from deliberation.services.votes import vote_cast
 from deliberation.web.pages import (
@@ -186,6 +187,8 @@ def _context(conversation: Conversation, card: VotingCard, **extra: Any) -> dict
             and "join_error" not in extra
         ),
         "strict": conversation.moderation_mode == ModerationMode.STRICT,
+        # Linked as the public sees it; moderators reach restricted reports from the console.
+        "report_readable": report_refusal(conversation=conversation, user=None) is None,
         "statement_max_length": STATEMENT_MAX_LENGTH,
         "reason_max_length": REASON_MAX_LENGTH,
         **extra,

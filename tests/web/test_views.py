@@ -16,6 +16,7 @@ from deliberation.models import (
     ModerationMode,
     Participant,
     RateLimitAction,
+    ReportVisibility,
     Statement,
     StatementStatus,
     Visibility,
@@ -601,3 +602,13 @@ def test_near_duplicate_is_refused_until_the_author_confirms_it_differs(browser:
     assert added.status_code == 200
     statement = Statement.objects.get(conversation=conversation, text=near)
     assert statement.duplicate_flags.filter(similar_to=existing).exists()
+
+
+def test_pages_link_to_the_report_only_where_readers_may_open_it(browser: Browser) -> None:
+    published = ConversationFactory.create()
+    kept_private = ConversationFactory.create(report_visibility=ReportVisibility.MODERATORS)
+    home = browser.get(reverse("web:home")).content.decode()
+    assert reverse("report:latest", args=[published.slug]) in home
+    assert reverse("report:latest", args=[kept_private.slug]) not in home
+    page = browser.get(page_url(kept_private)).content.decode()
+    assert reverse("report:latest", args=[kept_private.slug]) not in page
