@@ -5,7 +5,6 @@ running) that also bumps ``attempt``; only the claimant whose attempt is still c
 write results, so a redelivered task or a run handed to another worker never writes twice.
 """
 
-import io
 import logging
 import threading
 import time
@@ -40,21 +39,13 @@ from deliberation.services.recompute import snapshot_dispatch_waiting, snapshot_
 
 logger = logging.getLogger(__name__)
 
-# PostgreSQL binary COPY of (participant_id bigint, statement_id bigint, value smallint):
-# per row a field count, then each field's length and big-endian value.
-_COPY_ROW = np.dtype(
-    [
-        ("n_fields", ">i2"),
-        ("participant_len", ">i4"),
-        ("participant", ">i8"),
-        ("statement_len", ">i4"),
-        ("statement", ">i8"),
-        ("value_len", ">i4"),
-        ("value", ">i2"),
-    ]
-)
-_COPY_HEADER_BYTES = 19  # signature (11), flags (4), header extension length (4)
-_COPY_TRAILER_BYTES = 2
+# One vote as the load query packs it: int8send(participant) || int8send(statement) ||
+# int2send(value), big-endian and fixed-width, so numpy reads all of them in one call.
+_PACKED_VOTE = np.dtype([("participant", ">i8"), ("statement", ">i8"), ("value", ">i2")])
+# A binary COPY starts with a signature (11 bytes), flags (4) and a header extension length
+# (4); the aggregate's single row then has a field count (2) and the field's length (4).
+_COPY_FIELD_OFFSET = 19 + 2
+_COPY_VALUE_OFFSET = _COPY_FIELD_OFFSET + 4
 
 _EMPTY_RESULTS: dict[str, Any] = {
     "groups": [],
@@ -149,17 +140,28 @@ class _Heartbeat:
 
 
 def _votes_copy(conversation_id: int) -> npt.NDArray[Any]:
-    """All current votes of a conversation through one binary COPY (PostgreSQL)."""
+    """All current votes of a conversation, packed by PostgreSQL into one bytea (one COPY row).
+
+    A plain ``COPY (SELECT participant_id, ...) TO STDOUT`` sends one message per vote, and
+    psycopg hands them over one Python call each: 2M votes took 1.5 s that way. Aggregating
+    on the server makes it a single 18-byte-per-vote buffer, several times faster end to
+    end. A bytea holds up to 1 GB, about 59M votes: far above any real conversation.
+    """
     query = sql.SQL(
-        "COPY (SELECT participant_id, statement_id, value FROM {} WHERE conversation_id = {})"
+        "COPY (SELECT string_agg(int8send(participant_id::int8) || int8send(statement_id::int8)"
+        " || int2send(value::int2), ''::bytea) FROM {} WHERE conversation_id = {})"
         " TO STDOUT (FORMAT BINARY)"
     ).format(sql.Identifier(Vote._meta.db_table), sql.Literal(conversation_id))
-    buffer = io.BytesIO()
     with connection.cursor() as cursor, cursor.cursor.copy(query) as copy:
-        for block in copy:
-            buffer.write(block)
-    raw = buffer.getbuffer()[_COPY_HEADER_BYTES : len(buffer.getbuffer()) - _COPY_TRAILER_BYTES]
-    return np.frombuffer(raw, dtype=_COPY_ROW)
+        raw = b"".join(copy)
+    length = int.from_bytes(
+        raw[_COPY_FIELD_OFFSET:_COPY_VALUE_OFFSET], byteorder="big", signed=True
+    )
+    if length < 0:  # string_agg over no votes is NULL
+        return np.zeros(0, dtype=_PACKED_VOTE)
+    return np.frombuffer(
+        raw, dtype=_PACKED_VOTE, offset=_COPY_VALUE_OFFSET, count=length // _PACKED_VOTE.itemsize
+    )
 
 
 def _votes_load(

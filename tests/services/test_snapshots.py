@@ -126,22 +126,45 @@ def test_input_leaves_out_pending_statements_and_names_excluded_rejected_and_met
     assert sorted(set(data.values.tolist())) == [-1, 1]
 
 
-def test_bulk_load_reads_exactly_the_current_votes() -> None:
-    camps = two_camps(per_camp=3, n_statements=4)
-    votes_write([(camps.camp_a[0], camps.statements[0], 0)])  # a re-vote: the last one counts
-
-    data = snapshot_load_input(conversation_id=camps.conversation.pk)
-
-    loaded = sorted(
+def _loaded(conversation_id: int) -> list[tuple[int, int, int]]:
+    data = snapshot_load_input(conversation_id=conversation_id)
+    return sorted(
         zip(data.participants.tolist(), data.statements.tolist(), data.values.tolist(), strict=True)
     )
+
+
+def test_bulk_load_reads_exactly_the_current_votes_of_excluded_participants_too() -> None:
+    camps = two_camps(per_camp=3, n_statements=4)
+    votes_write([(camps.camp_a[0], camps.statements[0], 0)])  # a re-vote: the last one counts
+    camps.camp_b[0].excluded = True  # excluded from the math by the clustering, not the load
+    camps.camp_b[0].save()
+    two_camps(per_camp=2, n_statements=2)  # another conversation's votes stay out
+
     expected = sorted(
         Vote.objects.filter(conversation=camps.conversation).values_list(
             "participant_id", "statement_id", "value"
         )
     )
-    assert loaded == expected
-    assert data.watermark == VoteEvent.objects.order_by("-id").first().pk  # type: ignore[union-attr]
+    assert len(expected) == 24
+    assert _loaded(camps.conversation.pk) == expected
+    data = snapshot_load_input(conversation_id=camps.conversation.pk)
+    assert (data.participants.dtype, data.statements.dtype, data.values.dtype) == (
+        np.int64,
+        np.int64,
+        np.int8,
+    )
+    last_event = VoteEvent.objects.filter(conversation=camps.conversation).latest("id")
+    assert data.watermark == last_event.pk
+
+
+def test_bulk_load_of_a_conversation_without_votes_is_empty() -> None:
+    conversation = ConversationFactory.create()
+    two_camps(per_camp=2, n_statements=2)
+
+    data = snapshot_load_input(conversation_id=conversation.pk)
+
+    assert (len(data.participants), len(data.statements), len(data.values)) == (0, 0, 0)
+    assert data.watermark is None
 
 
 def test_each_run_starts_from_the_previous_succeeded_state_and_keeps_group_ids(
