@@ -149,13 +149,17 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="agora"
 
 # Live opinion groups (deliberation/services/recompute.py). A vote schedules a run after
 # DEBOUNCE_S so a burst becomes one run; a running run beats every HEARTBEAT_S and the
-# reaper hands it to another worker once its heartbeat is STALE_S old.
+# reaper hands it to another worker once its heartbeat is STALE_S old. From the second
+# consecutive failed run, a conversation waits RETRY_BACKOFF_S, doubling up to
+# RETRY_BACKOFF_MAX_S, before it runs again.
 AGORA_RECLUSTER = {
     "DEBOUNCE_S": env.float("AGORA_RECLUSTER_DEBOUNCE_S", default=2.0),
     "HEARTBEAT_S": env.float("AGORA_RECLUSTER_HEARTBEAT_S", default=10.0),
     "STALE_S": env.float("AGORA_RECLUSTER_STALE_S", default=60.0),
     "SWEEP_EVERY_S": env.float("AGORA_RECLUSTER_SWEEP_EVERY_S", default=30.0),
     "KEEP_RECENT": env.int("AGORA_RECLUSTER_KEEP_RECENT", default=24),
+    "RETRY_BACKOFF_S": env.float("AGORA_RECLUSTER_RETRY_BACKOFF_S", default=30.0),
+    "RETRY_BACKOFF_MAX_S": env.float("AGORA_RECLUSTER_RETRY_BACKOFF_MAX_S", default=900.0),
 }
 CELERY_BEAT_SCHEDULE = {
     "snapshots-reap": {
@@ -164,6 +168,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "recompute-catch-up": {
         "task": "deliberation.tasks.recompute_catch_up",
+        "schedule": AGORA_RECLUSTER["SWEEP_EVERY_S"],
+    },
+    # Summaries whose summary_generate task was lost (broker outage, worker crash).
+    "summaries-catch-up": {
+        "task": "deliberation.assistant.tasks.summaries_catch_up",
         "schedule": AGORA_RECLUSTER["SWEEP_EVERY_S"],
     },
     # Resends lost moderation-flag jobs and screens pending statements that never had one.

@@ -110,15 +110,17 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def tfidf_similarity(queries: Sequence[str], candidates: Sequence[str]) -> FloatMatrix:
-    """Cosine of character 2-4-gram TF-IDF vectors, fitted on both lists together.
+def tfidf_similarity(
+    queries: Sequence[str], candidates: Sequence[str], ngrams: tuple[int, int] = (2, 4)
+) -> FloatMatrix:
+    """Cosine of character n-gram (2-4 unless told) TF-IDF vectors, fitted on both lists.
 
     Character n-grams within words match inflections ("ban"/"banned") and work for languages
     written without spaces, such as the Chinese of the vTaiwan conversation.
     """
     if not queries or not candidates:
         return np.zeros((len(queries), len(candidates)), dtype=np.float32)
-    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=ngrams, sublinear_tf=True)
     vectorizer.fit([*queries, *candidates])
     product = vectorizer.transform(queries) @ vectorizer.transform(candidates).T
     return np.asarray(product.toarray(), dtype=np.float32)

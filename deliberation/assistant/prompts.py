@@ -200,3 +200,43 @@ def chat_messages(payload: dict[str, Any], question: str) -> list[dict[str, str]
             + as_data({"message": question}),
         },
     ]
+
+
+MODERATION_VERSION = "moderation-v1"
+MODERATION_SYSTEM = (
+    "You help the moderators of a public deliberation triage new statements. You never "
+    "decide: a moderator reads every statement, and your flags only point at what to look "
+    "at. For the new statement judge three things, each with applies (true or false), a "
+    "confidence from 0 to 1 and a reason of at most 20 words: 'off_topic' (it is not about "
+    "the conversation's topic; unpopular, minority or critical views on the topic ARE on "
+    "topic), 'abusive' (it insults, threatens or demeans people or groups; strong "
+    "disagreement is not abuse) and 'spam' (advertising, links to promote something, "
+    "gibberish, or the same text the author already posted). Answer in JSON. " + DATA_RULE
+)
+_MODERATION_VERDICT = {
+    "type": "object",
+    "properties": {
+        "applies": {"type": "boolean"},
+        "confidence": {"type": "number"},
+        "reason": {"type": "string"},
+    },
+    "required": ["applies", "confidence", "reason"],
+    "additionalProperties": False,
+}
+MODERATION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "off_topic": _MODERATION_VERDICT,
+        "abusive": _MODERATION_VERDICT,
+        "spam": _MODERATION_VERDICT,
+    },
+    "required": ["off_topic", "abusive", "spam"],
+    "additionalProperties": False,
+}
+
+
+def moderation_messages(payload: dict[str, Any]) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": MODERATION_SYSTEM},
+        {"role": "user", "content": "Screen the new statement:\n" + as_data(payload)},
+    ]

@@ -14,7 +14,7 @@ from deliberation.models import (
     Visibility,
 )
 from deliberation.models.conversations import STATEMENT_MAX_LENGTH
-from deliberation.selectors.moderation import QUEUE_KINDS
+from deliberation.selectors.moderation import QUEUE_FLAGS, QUEUE_KINDS
 from deliberation.services.conversation_setup import ConversationSettings
 
 _WHEN = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -91,13 +91,23 @@ class QueueFilterForm(forms.Form):
         required=False,
     )
     q = forms.CharField(required=False, label="Text contains")
+    flag = forms.ChoiceField(
+        choices=[("", "Flagged or not"), *QUEUE_FLAGS.items()],
+        required=False,
+        label="AI flags",
+    )
 
     def filters(self) -> dict[str, Any]:
         """The queue's filters; pending statements when nothing (or nothing valid) is chosen."""
         if not self.is_bound or not self.is_valid():
-            return {"status": StatementStatus.PENDING, "kind": "", "text": ""}
+            return {"status": StatementStatus.PENDING, "kind": "", "text": "", "flag": ""}
         data = self.cleaned_data
-        return {"status": data["status"], "kind": data["kind"], "text": data["q"]}
+        return {
+            "status": data["status"],
+            "kind": data["kind"],
+            "text": data["q"],
+            "flag": data["flag"],
+        }
 
 
 class DecisionForm(forms.Form):

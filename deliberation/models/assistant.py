@@ -19,6 +19,7 @@ class AIPurpose(models.TextChoices):
     STANCE = "stance", "Stance check"
     BRIDGE = "bridge", "Bridging suggestions"
     CHAT = "chat", "Participant chat"
+    MODERATION_FLAGS = "moderation_flags", "Moderation flags"
 
 
 class AIOutcome(models.TextChoices):
@@ -234,6 +235,84 @@ class BridgingSuggestion(models.Model):
         return self.text[:80]
 
 
+class ModerationFlagKind(models.TextChoices):
+    OFF_TOPIC = "off_topic", "Off-topic"
+    ABUSIVE = "abusive", "Abusive"
+    SPAM = "spam", "Spam"
+
+
+class FlagSource(models.TextChoices):
+    LLM = "llm", "AI model"
+    HEURISTIC = "heuristic", "Heuristic"
+
+
+class ScreeningState(models.TextChoices):
+    QUEUED = "queued", "Waiting for a worker"
+    RUNNING = "running", "Being screened"
+    DONE = "done", "Screened"
+
+
+class ModerationScreening(models.Model):
+    """The advisory screening of one participant's statement, and where its job stands.
+
+    Created with the statement; the worker claims it (queued, or running with a stale claim)
+    and marks it done with the flags it raised. ``limitations`` says what the screening could
+    not judge (offline, abuse is not judged at all). It never changes the statement's status.
+    """
+
+    statement = models.OneToOneField(
+        Statement, on_delete=models.CASCADE, related_name="moderation_screening"
+    )
+    state = models.CharField(
+        max_length=10, choices=ScreeningState.choices, default=ScreeningState.QUEUED
+    )
+    source = models.CharField(max_length=10, choices=FlagSource.choices, blank=True, default="")
+    limitations = models.JSONField(default=list, blank=True)
+    attempt = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    ai_call = models.ForeignKey(
+        AICall, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"screening of {self.statement_id}: {self.state}"
+
+
+class ModerationFlag(models.Model):
+    """An advisory concern about a statement (off-topic, abusive, spam) for the moderators:
+    a human decides, the flag never changes the statement."""
+
+    statement = models.ForeignKey(
+        Statement, on_delete=models.CASCADE, related_name="moderation_flags"
+    )
+    kind = models.CharField(max_length=10, choices=ModerationFlagKind.choices)
+    reason = models.CharField(max_length=300)
+    confidence = models.FloatField()
+    source = models.CharField(max_length=10, choices=FlagSource.choices)
+    ai_call = models.ForeignKey(
+        AICall, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-confidence"]
+        constraints = [
+            models.UniqueConstraint(fields=["statement", "kind"], name="moderation_flag_kind"),
+            models.CheckConstraint(
+                condition=models.Q(confidence__gte=0) & models.Q(confidence__lte=1),
+                name="moderation_flag_confidence_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.statement_id}: {self.kind} ({self.confidence:.2f}, {self.source})"
+
+
 __all__ = [
     "AICall",
     "AIOutcome",
@@ -241,7 +320,12 @@ __all__ = [
     "BridgingSuggestion",
     "DuplicateFlag",
     "DuplicateTier",
+    "FlagSource",
+    "ModerationFlag",
+    "ModerationFlagKind",
+    "ModerationScreening",
     "ModeratorDecision",
+    "ScreeningState",
     "SnapshotSummary",
     "Stance",
     "StatementEmbedding",

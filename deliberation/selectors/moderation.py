@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
@@ -21,6 +21,7 @@ from deliberation.models import (
     Vote,
     VoteEvent,
 )
+from deliberation.models.assistant import DuplicateFlag, DuplicateTier, ModerationFlag
 from deliberation.selectors.conversations import conversation_can_moderate
 
 DUPLICATE_THRESHOLD = 0.55
@@ -49,6 +50,14 @@ def conversation_get_for_moderator(
 
 
 QUEUE_KINDS = ("seed", "meta", "participant")
+# The assistant's flags the queue filters by; "duplicate" means near-certain or probable.
+QUEUE_FLAGS = {
+    "any": "Any AI flag",
+    "duplicate": "Duplicate",
+    "off_topic": "Off-topic",
+    "abusive": "Abusive",
+    "spam": "Spam",
+}
 
 
 def statement_queue(
@@ -57,8 +66,10 @@ def statement_queue(
     status: str = StatementStatus.PENDING,
     kind: str = "",
     text: str = "",
+    flag: str = "",
 ) -> QuerySet[Statement]:
-    """The moderation queue: statements by status ("" for all), kind and text, oldest first.
+    """The moderation queue: statements by status ("" for all), kind, text and the
+    assistant's flags (``QUEUE_FLAGS``), with those flags, oldest first.
 
     Pending statements come oldest first (first come, first decided); others newest first.
     """
@@ -73,12 +84,30 @@ def statement_queue(
         statements = statements.filter(author_participant__isnull=False)
     if text.strip():
         statements = statements.filter(text__icontains=text.strip())
+    if flag:
+        duplicate = Exists(
+            DuplicateFlag.objects.filter(
+                statement=OuterRef("pk"), tier__in=[DuplicateTier.DUPLICATE, DuplicateTier.PROBABLE]
+            )
+        )
+        flagged = ModerationFlag.objects.filter(statement=OuterRef("pk"))
+        if flag == "any":
+            statements = statements.filter(duplicate | Exists(flagged))
+        elif flag == "duplicate":
+            statements = statements.filter(duplicate)
+        else:
+            statements = statements.filter(Exists(flagged.filter(kind=flag)))
     order = ["created_at", "id"] if status == StatementStatus.PENDING else ["-created_at", "-id"]
-    return statements.annotate(
-        n_votes=Count("votes"),
-        n_agree=Count("votes", filter=Q(votes__value=1)),
-        n_disagree=Count("votes", filter=Q(votes__value=-1)),
-    ).order_by(*order)
+    return (
+        statements.annotate(
+            n_votes=Count("votes"),
+            n_agree=Count("votes", filter=Q(votes__value=1)),
+            n_disagree=Count("votes", filter=Q(votes__value=-1)),
+        )
+        .order_by(*order)
+        # The assistant's flags, shown on each row of the page.
+        .prefetch_related("duplicate_flags", "moderation_flags", "moderation_screening")
+    )
 
 
 def statement_get_for_moderator(*, conversation: Conversation, statement_id: int) -> Statement:

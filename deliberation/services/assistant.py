@@ -4,12 +4,14 @@ Each one picks the configured provider, does its work through ``deliberation/ass
 and returns what people are shown, with the limitations of any offline fallback.
 """
 
-from functools import partial
+import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from deliberation.assistant.bridging import (
@@ -33,6 +35,7 @@ from deliberation.assistant.duplicates import (
     pair_verdicts,
     read_pairs_csv,
 )
+from deliberation.assistant.moderation import screen_statement
 from deliberation.assistant.provider import get_provider
 from deliberation.assistant.summaries import summarize, summary_facts
 from deliberation.errors import (
@@ -57,6 +60,7 @@ from deliberation.models import (
     StatementStatus,
     SuggestionStatus,
 )
+from deliberation.models.assistant import ModerationFlag, ModerationScreening, ScreeningState
 from deliberation.selectors.assistant import conversation_for_operator
 from deliberation.selectors.groups import groups_view, groups_visible, snapshot_latest
 from deliberation.services.moderation import audit_record, moderation_authorize
@@ -133,7 +137,20 @@ def assistant_summary_schedule(*, snapshot_id: int) -> None:
     """Summarize a snapshot that just succeeded, in a worker, once the caller commits."""
     from deliberation.assistant.tasks import summary_generate  # The task imports this module.
 
-    transaction.on_commit(partial(summary_generate.delay, snapshot_id), robust=True)
+    _send_after_commit(summary_generate, snapshot_id)
+
+
+def _send_after_commit(task: Any, *ids: int) -> None:
+    """Send a Celery task once the caller commits; a broker error is logged, never raised.
+
+    Not ``functools.partial``: Django's robust on_commit names a failed callback by its
+    ``__qualname__``, which a partial lacks, so the failure would escape as AttributeError.
+    """
+
+    def send() -> None:
+        task.delay(*ids)
+
+    transaction.on_commit(send, robust=True)
 
 
 def assistant_snapshot_follow_up(*, snapshot_id: int) -> SnapshotSummary | None:
@@ -387,18 +404,138 @@ def assistant_statement_submit(
     statement = statement_create(
         conversation=conversation, text=cleaned, author_participant=participant
     )
-    DuplicateFlag.objects.bulk_create(
-        DuplicateFlag(
-            statement=statement,
-            similar_to=match.statement,
-            tier=match.verdict.tier,
-            score=match.verdict.score,
-            stance=match.verdict.stance,
-            method=check.method,
+    with transaction.atomic():
+        DuplicateFlag.objects.bulk_create(
+            DuplicateFlag(
+                statement=statement,
+                similar_to=match.statement,
+                tier=match.verdict.tier,
+                score=match.verdict.score,
+                stance=match.verdict.stance,
+                method=check.method,
+            )
+            for match in check.matches
         )
-        for match in check.matches
-    )
+        moderation_screening_schedule(statement_ids=[statement.pk])
     return statement
+
+
+# A screening running longer than this lost its worker (a model call with every retry takes
+# about two minutes at most); one queued longer than the grace lost its task message.
+SCREENING_STALE_S = 600.0
+SCREENING_QUEUED_GRACE_S = 120.0
+SCREENING_REAP_BATCH = 200
+
+logger = logging.getLogger(__name__)
+
+
+def moderation_screening_schedule(*, statement_ids: list[int]) -> None:
+    """Queue the advisory flags of new statements, computed by a worker once the caller
+    commits. Sending the task never fails the caller: a lost one is resent by the reaper."""
+    from deliberation.assistant.moderation_tasks import moderation_flags_compute  # Imports us.
+
+    # Race: the catch-up and a submit may schedule the same statement; the one-to-one
+    # statement key keeps one screening and the claim lets one job compute it.
+    ModerationScreening.objects.bulk_create(
+        [ModerationScreening(statement_id=pk) for pk in statement_ids], ignore_conflicts=True
+    )
+    for statement_id in statement_ids:
+        _send_after_commit(moderation_flags_compute, statement_id)
+
+
+def _screening_claim(*, statement_id: int) -> int | None:
+    """Take a statement's screening for this worker: the attempt number won, or None."""
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=SCREENING_STALE_S)
+    # Race: a task delivered twice, or the reaper and a redelivery, claim at once. The UPDATE
+    # re-checks its WHERE on the locked row, so exactly one claimant sees a row updated.
+    won = (
+        ModerationScreening.objects.filter(statement_id=statement_id)
+        .filter(
+            Q(state=ScreeningState.QUEUED)
+            | Q(state=ScreeningState.RUNNING, claimed_at__lt=stale_before)
+        )
+        .update(state=ScreeningState.RUNNING, attempt=F("attempt") + 1, claimed_at=now)
+    )
+    if not won:
+        return None
+    return ModerationScreening.objects.values_list("attempt", flat=True).get(
+        statement_id=statement_id
+    )
+
+
+def moderation_screening_run(*, statement_id: int) -> ModerationScreening | None:
+    """Compute a statement's advisory flags: the model's, or the heuristics' offline.
+
+    Returns the finished screening, or None when another worker has it or it is done. The
+    flags never touch the statement's status: a moderator decides.
+    """
+    attempt = _screening_claim(statement_id=statement_id)
+    if attempt is None:
+        return None
+    statement = Statement.objects.select_related("conversation").get(pk=statement_id)
+    result = screen_statement(provider=get_provider(), statement=statement)
+    with transaction.atomic():
+        # Race: a worker presumed dead by the reaper may finish after its successor claimed
+        # the screening; the lock and the attempt check keep only the current claim's flags.
+        screening = ModerationScreening.objects.select_for_update().get(statement_id=statement_id)
+        if screening.state != ScreeningState.RUNNING or screening.attempt != attempt:
+            return None
+        ModerationFlag.objects.filter(statement_id=statement_id).delete()
+        ModerationFlag.objects.bulk_create(
+            ModerationFlag(
+                statement_id=statement_id,
+                kind=flag.kind,
+                reason=flag.reason,
+                confidence=flag.confidence,
+                source=result.source,
+                ai_call=result.call,
+            )
+            for flag in result.flags
+        )
+        screening.state = ScreeningState.DONE
+        screening.source = result.source
+        screening.limitations = result.limitations
+        screening.ai_call = result.call
+        screening.finished_at = timezone.now()
+        screening.save()
+    return screening
+
+
+def moderation_screenings_reap() -> list[int]:
+    """Resend the screenings whose job was lost, and start one for every pending
+    participant's statement that never had one (submitted before the flags existed, or by
+    a process that died between the statement and its screening). Returns statement ids."""
+    now = timezone.now()
+    lost = list(
+        ModerationScreening.objects.filter(
+            Q(
+                state=ScreeningState.QUEUED,
+                created_at__lt=now - timedelta(seconds=SCREENING_QUEUED_GRACE_S),
+            )
+            | Q(
+                state=ScreeningState.RUNNING,
+                claimed_at__lt=now - timedelta(seconds=SCREENING_STALE_S),
+            )
+        )
+        .order_by("created_at")
+        .values_list("statement_id", flat=True)[:SCREENING_REAP_BATCH]
+    )
+    never = list(
+        Statement.objects.filter(status=StatementStatus.PENDING, author_participant__isnull=False)
+        .exclude(Exists(ModerationScreening.objects.filter(statement=OuterRef("pk"))))
+        .order_by("id")
+        .values_list("pk", flat=True)[:SCREENING_REAP_BATCH]
+    )
+    from deliberation.assistant.moderation_tasks import moderation_flags_compute  # Imports us.
+
+    for statement_id in lost:
+        moderation_flags_compute.delay(statement_id)
+    if never:
+        moderation_screening_schedule(statement_ids=never)
+    if lost or never:
+        logger.info("moderation flags: resent %s, started %s", lost, never)
+    return lost + never
 
 
 def assistant_chat(
