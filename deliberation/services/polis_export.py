@@ -66,7 +66,10 @@ def polis_ids(rows: Iterable[tuple[int, str | None]]) -> dict[int, int]:
 
 
 def polis_export_files(
-    *, conversation: Conversation, groups: Mapping[int, int] | None = None
+    *,
+    conversation: Conversation,
+    groups: Mapping[int, int] | None = None,
+    watermark: int | None = None,
 ) -> dict[str, bytes]:
     """The export as ``{file name: CSV bytes}``: comments.csv, votes.csv,
     participants-votes.csv and summary.csv.
@@ -74,6 +77,8 @@ def polis_export_files(
     ``groups`` maps participant database ids to opinion-group ids (from a clustering
     snapshot) for participants-votes.csv's ``group-id`` column; without it the column is
     empty, as Polis leaves it for participants it did not place in a group.
+    ``watermark`` freezes the votes at a snapshot: only vote events up to that id, and the
+    latest votes as they stood then. Statements and their statuses are today's.
     """
     participant_ids = polis_ids(
         Participant.objects.filter(conversation=conversation).values_list("id", "xid")
@@ -91,12 +96,27 @@ def polis_export_files(
         )
     )
     statement_ids = polis_ids((row[0], row[1]) for row in statements)
-    latest = {
-        (participant_ids[participant], statement_ids[statement]): value
-        for participant, statement, value in Vote.objects.filter(
-            conversation=conversation
-        ).values_list("participant_id", "statement_id", "value")
-    }
+    event_query = VoteEvent.objects.filter(conversation=conversation)
+    if watermark is not None:
+        event_query = event_query.filter(id__lte=watermark)
+    event_rows = list(
+        event_query.values_list("id", "participant_id", "statement_id", "created_at", "value")
+    )
+    if watermark is None:
+        latest = {
+            (participant_ids[participant], statement_ids[statement]): value
+            for participant, statement, value in Vote.objects.filter(
+                conversation=conversation
+            ).values_list("participant_id", "statement_id", "value")
+        }
+    else:
+        # As the importer decides: the latest event wins, the later one on a tie.
+        latest = {
+            (participant_ids[participant], statement_ids[statement]): value
+            for _, participant, statement, _, value in sorted(
+                event_rows, key=lambda row: (row[3], row[0])
+            )
+        }
     agrees = Counter(comment for (_, comment), value in latest.items() if value == 1)
     disagrees = Counter(comment for (_, comment), value in latest.items() if value == -1)
 
@@ -130,9 +150,7 @@ def polis_export_files(
 
     events = sorted(
         (statement_ids[statement], participant_ids[participant], created_at, pk, value)
-        for pk, participant, statement, created_at, value in VoteEvent.objects.filter(
-            conversation=conversation
-        ).values_list("id", "participant_id", "statement_id", "created_at", "value")
+        for pk, participant, statement, created_at, value in event_rows
     )
     vote_rows = [
         (datetime_to_ms(created_at), datetime_text(created_at), comment, voter, value)

@@ -16,10 +16,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Max
 
 from deliberation.errors import InvalidInput, NotFound
-from deliberation.models import Conversation, Snapshot, Statement, VoteEvent
+from deliberation.models import Conversation, Snapshot, Statement
 from deliberation.report.render import report_body_html
 from deliberation.selectors.report import (
     report_build,
@@ -146,7 +145,11 @@ def _export_json(conversation: Conversation, snapshot: Snapshot) -> bytes:
 
 
 def _export_csv(conversation: Conversation, snapshot: Snapshot) -> bytes:
-    files = polis_export_files(conversation=conversation, groups=snapshot_groups(snapshot=snapshot))
+    files = polis_export_files(
+        conversation=conversation,
+        groups=snapshot_groups(snapshot=snapshot),
+        watermark=snapshot.watermark,
+    )
     if conversation.statements.filter(external_id__isnull=False).exists():
         files["ATTRIBUTION.txt"] = (ATTRIBUTION + "\n").encode("utf-8")
     manifest = {
@@ -154,11 +157,6 @@ def _export_csv(conversation: Conversation, snapshot: Snapshot) -> bytes:
         "snapshot_id": snapshot.pk,
         "snapshot_watermark": snapshot.watermark,
         "group_ids_from": f"snapshot {snapshot.pk}",
-        # The Polis files hold every vote recorded when the bundle was made, which can be
-        # later than the snapshot; the hashes say exactly which files these are.
-        "votes_through_event": VoteEvent.objects.filter(conversation=conversation).aggregate(
-            last=Max("id")
-        )["last"],
         "sha256": {name: hashlib.sha256(content).hexdigest() for name, content in files.items()},
     }
     files["manifest.json"] = _canonical_json(manifest)

@@ -17,6 +17,7 @@ from deliberation.services.report_export import (
     report_export,
     snapshot_groups,
 )
+from deliberation.services.votes import vote_cast
 from tests.factories import ConversationFactory
 from tests.report.real_data import Clustered, import_and_cluster
 
@@ -149,3 +150,15 @@ def test_deterministic_zip_ignores_the_order_files_are_given_in() -> None:
     files = {"b.csv": b"2\n", "a.csv": b"1\n"}
     assert deterministic_zip(files) == deterministic_zip(dict(reversed(list(files.items()))))
     assert zipfile.ZipFile(io.BytesIO(deterministic_zip(files))).namelist() == ["a.csv", "b.csv"]
+
+
+def test_csv_bundle_stays_frozen_at_its_snapshot_when_votes_arrive(seattle: Clustered) -> None:
+    before, _, _ = _export(seattle, "csv")
+    vote = Vote.objects.filter(conversation=seattle.conversation).select_related(
+        "participant", "statement"
+    )[0]
+    vote_cast(participant=vote.participant, statement=vote.statement, value=-vote.value or 1)
+
+    after, _, _ = _export(seattle, "csv")
+
+    assert after == before
