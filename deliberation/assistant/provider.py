@@ -6,6 +6,9 @@ feature falls back to its offline behaviour.
 
 Retries are ours, not the SDK's (``max_retries=0``): each attempt is its own ledger row, so
 moderators see every rate limit and timeout, and the backoff honours ``Retry-After``.
+When someone is waiting on the answer (submitting a statement), ``get_provider(interactive=
+True)`` asks once per call, and all its calls together get ``INTERACTIVE_TIMEOUT_S``: a slow
+model then costs them that long at most before the caller's local fallback.
 Answers are cached by a hash of everything sent (model, messages, schema): the same question
 is never paid for twice, and a cache hit is ledgered as such.
 """
@@ -17,7 +20,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import jsonschema
@@ -33,6 +36,7 @@ from deliberation.models.assistant import AICall, AIOutcome, AIPurpose
 FloatMatrix = npt.NDArray[np.float32]
 Message = dict[str, str]
 
+NO_TIME_LEFT = "No time was left for the model in this request."
 OFFLINE_LIMITATION = "No AI model is configured: the assistant is working offline."
 BUDGET_LIMITATION = "This conversation's AI budget is used up: the assistant is working offline."
 FAILED_LIMITATION = "The AI model did not answer: the assistant is working offline for now."
@@ -52,6 +56,7 @@ class LLMConfig:
     token_budget: int
     backoff_s: float
     response_format: str
+    interactive_timeout_s: float
 
     @property
     def online(self) -> bool:
@@ -73,6 +78,7 @@ def llm_config() -> LLMConfig:
         # "json_schema" (OpenAI, vLLM, llama.cpp, Ollama) or "json_object" for servers that
         # only know JSON mode; the schema is then checked here either way.
         response_format=raw.get("RESPONSE_FORMAT", "json_schema"),
+        interactive_timeout_s=float(raw.get("INTERACTIVE_TIMEOUT_S", 2.0)),
     )
 
 
@@ -202,8 +208,16 @@ class OpenAIProvider:
     name = "openai"
     online = True
 
-    def __init__(self, config: LLMConfig, *, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        config: LLMConfig,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        deadline_s: float | None = None,
+    ):
+        """``deadline_s``: the time every call of this provider may take together."""
         self.config = config
+        self._deadline = None if deadline_s is None else time.monotonic() + deadline_s
         self.chat_model = config.chat_model
         self.embedding_model = config.embedding_model
         self._sleep = sleep
@@ -247,8 +261,8 @@ class OpenAIProvider:
             return ChatAnswer(data=json.loads(cached.output), call=call)
         self._check_budget(conversation, ledger)
 
-        def attempt() -> tuple[Any, str, dict[str, Any]]:
-            response = self._client.chat.completions.create(  # type: ignore[call-overload]
+        def attempt(client: openai.OpenAI) -> tuple[Any, str, dict[str, Any]]:
+            response = client.chat.completions.create(  # type: ignore[call-overload]
                 model=self.chat_model,
                 messages=list(messages),
                 response_format=self._response_format(schema_name, schema),
@@ -284,8 +298,10 @@ class OpenAIProvider:
             )
             self._check_budget(conversation, ledger)
 
-            def attempt(batch: list[str] = batch) -> tuple[Any, str, FloatMatrix]:
-                response = self._client.embeddings.create(model=self.embedding_model, input=batch)
+            def attempt(
+                client: openai.OpenAI, batch: list[str] = batch
+            ) -> tuple[Any, str, FloatMatrix]:
+                response = client.embeddings.create(model=self.embedding_model, input=batch)
                 ordered = sorted(response.data, key=lambda item: item.index)
                 if len(ordered) != len(batch):
                     raise _InvalidOutput(f"{len(ordered)} embeddings for {len(batch)} texts")
@@ -320,15 +336,26 @@ class OpenAIProvider:
             )
             raise AssistantUnavailable(BUDGET_LIMITATION)
 
+    def _client_in_time(self, ledger: _CallContext, number: int) -> openai.OpenAI:
+        """The client, with its timeout cut to what is left of the deadline, if there is one."""
+        if self._deadline is None:
+            return self._client
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            ledger.record(AIOutcome.TIMEOUT, detail=NO_TIME_LEFT, attempt=number)
+            raise AssistantUnavailable(FAILED_LIMITATION)
+        return self._client.with_options(timeout=min(left, self.config.timeout_s))
+
     def _with_retries(
-        self, attempt: Callable[[], tuple[Any, str, Any]], ledger: _CallContext
+        self, attempt: Callable[[openai.OpenAI], tuple[Any, str, Any]], ledger: _CallContext
     ) -> tuple[Any, AICall]:
         tries = self.config.max_retries + 1
         for number in range(1, tries + 1):
+            client = self._client_in_time(ledger, number)
             started = time.monotonic()
             retry_after: float | None = None
             try:
-                usage, output, result = attempt()
+                usage, output, result = attempt(client)
             except openai.APITimeoutError as exc:
                 outcome, detail, retryable = AIOutcome.TIMEOUT, str(exc), True
             except openai.RateLimitError as exc:
@@ -383,6 +410,13 @@ def normalize_rows(matrix: FloatMatrix) -> FloatMatrix:
     return (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
 
 
-def get_provider() -> Provider:
+def get_provider(*, interactive: bool = False) -> Provider:
+    """The configured provider; ``interactive`` when a person waits on its answers."""
     config = llm_config()
-    return OpenAIProvider(config) if config.online else OfflineProvider()
+    if not config.online:
+        return OfflineProvider()
+    if interactive:
+        return OpenAIProvider(
+            replace(config, max_retries=0), deadline_s=config.interactive_timeout_s
+        )
+    return OpenAIProvider(config)

@@ -386,13 +386,17 @@ def assistant_statement_submit(
     A near-certain duplicate of a statement the participant can see is refused unless they
     confirmed theirs is different; every resemblance (pending statements included) becomes a
     DuplicateFlag for the moderators' queue. The check never fails the submit: a model that
-    does not answer falls back to local similarity.
+    does not answer within the interactive timeout falls back to local similarity.
     """
     cleaned = statement_clean_text(text)
     # The exact same text is refused outright, with no "mine is different" way past it.
     statement_refuse_duplicate(conversation=conversation, text=cleaned)
+    # The author is waiting: a slow model gets a short, single try, then local similarity.
     check = duplicate_check(
-        provider=get_provider(), conversation=conversation, text=cleaned, include_pending=True
+        provider=get_provider(interactive=True),
+        conversation=conversation,
+        text=cleaned,
+        include_pending=True,
     )
     visible = [
         match

@@ -1,4 +1,5 @@
 import pytest
+from pytest_django.fixtures import Settings
 
 from deliberation.assistant.duplicates import (
     OFFLINE_SIMILARITY_LIMITATION,
@@ -7,17 +8,19 @@ from deliberation.assistant.duplicates import (
     local_stance,
     pair_verdicts,
 )
-from deliberation.assistant.provider import get_provider
+from deliberation.assistant.provider import NO_TIME_LEFT, get_provider
 from deliberation.models import (
     AICall,
     Conversation,
+    DuplicateFlag,
     DuplicateTier,
     Stance,
     StatementEmbedding,
     StatementStatus,
 )
-from tests.factories import ConversationFactory, StatementFactory
-from tests.fake_openai import Failure, FakeOpenAI
+from deliberation.services.assistant import assistant_statement_submit
+from tests.factories import ConversationFactory, ParticipantFactory, StatementFactory
+from tests.fake_openai import Failure, FakeOpenAI, Stall
 
 pytestmark = pytest.mark.django_db
 
@@ -177,6 +180,34 @@ def test_failing_embeddings_fall_back_to_local_similarity(fake_openai: FakeOpenA
     assert check.method == "offline"
     assert check.tier == DuplicateTier.DUPLICATE
     assert check.limitations == [OFFLINE_SIMILARITY_LIMITATION]
+
+
+def test_a_stalled_model_costs_a_submit_one_short_try_then_local_similarity(
+    fake_openai: FakeOpenAI, settings: Settings
+) -> None:
+    settings.AGORA_LLM = {**settings.AGORA_LLM, "TIMEOUT_S": 5.0, "INTERACTIVE_TIMEOUT_S": 0.3}
+    conversation = conversation_with("Protect the wetlands from development.")
+    participant = ParticipantFactory.create(conversation=conversation)
+    fake_openai.queue_embeddings(Stall(1.0))
+
+    statement = assistant_statement_submit(
+        conversation=conversation,
+        participant=participant,
+        text="Protect the wetlands from any development!",
+        confirmed=True,
+    )
+
+    flag = DuplicateFlag.objects.get(statement=statement)
+    assert (flag.method, flag.tier) == ("offline", DuplicateTier.DUPLICATE)
+    # One embedding request, not retried; the stance check found no time left and asked
+    # nothing, falling back to the local rule.
+    assert [path for path, _ in fake_openai.requests] == ["/v1/embeddings"]
+    calls = list(AICall.objects.order_by("id").values_list("purpose", "outcome", "detail"))
+    assert [(purpose, outcome) for purpose, outcome, _ in calls] == [
+        ("embedding", "timeout"),
+        ("stance", "timeout"),
+    ]
+    assert calls[1][2] == NO_TIME_LEFT
 
 
 @pytest.mark.usefixtures("offline")

@@ -8,6 +8,7 @@ from deliberation.assistant.ledger import ai_call_record
 from deliberation.assistant.provider import (
     BUDGET_LIMITATION,
     FAILED_LIMITATION,
+    NO_TIME_LEFT,
     OFFLINE_LIMITATION,
     AssistantUnavailable,
     OfflineProvider,
@@ -137,6 +138,24 @@ def test_a_stalled_server_times_out_and_the_retry_succeeds(
 
     assert answer.data == {"answer": "on time"}
     assert outcomes() == ["timeout", "ok"]
+
+
+def test_an_interactive_provider_asks_once_and_stops_at_its_deadline(
+    fake_openai: FakeOpenAI, settings: Settings
+) -> None:
+    settings.AGORA_LLM = {**settings.AGORA_LLM, "INTERACTIVE_TIMEOUT_S": 0.3}
+    fake_openai.queue_chat(Stall(1.0), {"answer": "too late to be asked"})
+    provider = get_provider(interactive=True)
+
+    with pytest.raises(AssistantUnavailable):
+        ask(provider)
+    with pytest.raises(AssistantUnavailable):
+        ask(provider, "Another question in the same request")
+
+    assert outcomes() == ["timeout", "timeout"]
+    assert AICall.objects.order_by("id").last().detail == NO_TIME_LEFT  # type: ignore[union-attr]
+    assert len(fake_openai.chat_requests()) == 1
+    assert ask(get_provider(interactive=True)).data == {"answer": "too late to be asked"}
 
 
 @pytest.mark.parametrize("bad", ["this is not JSON", '{"answer": 42}', '{"other": "x"}'])
