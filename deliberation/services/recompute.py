@@ -8,12 +8,12 @@ when it starts, so the waiting run includes every vote committed before it start
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, Max, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from deliberation.models import Conversation, Snapshot, SnapshotStatus, VoteEvent
@@ -31,14 +31,45 @@ def recompute_schedule(*, conversation_id: int) -> None:
     transaction.on_commit(partial(snapshot_queue, conversation_id=conversation_id), robust=True)
 
 
+def recompute_retry_at(*, conversation_id: int) -> datetime | None:
+    """When a conversation whose runs keep failing may run again; None if it may now.
+
+    The first failure is retried by the next trigger, as a passing glitch would be; from the
+    second consecutive failure on, each wait doubles from ``RETRY_BACKOFF_S`` up to
+    ``RETRY_BACKOFF_MAX_S``, so a run that can never succeed (a bug, a poisoned matrix) does
+    not burn a worker every sweep or on every vote.
+    """
+    base_s = settings.AGORA_RECLUSTER["RETRY_BACKOFF_S"]
+    cap_s = settings.AGORA_RECLUSTER["RETRY_BACKOFF_MAX_S"]
+    last_success = (
+        Snapshot.objects.filter(conversation_id=conversation_id, status=SnapshotStatus.SUCCEEDED)
+        .order_by("-id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    failures = Snapshot.objects.filter(
+        conversation_id=conversation_id, status=SnapshotStatus.FAILED, pk__gt=last_success or 0
+    ).aggregate(n=Count("pk"), last=Max("finished_at"))
+    if failures["n"] < 2 or failures["last"] is None:
+        return None
+    # The exponent is capped before it is used, so a long failing streak cannot overflow.
+    wait_s = min(cap_s, base_s * 2.0 ** min(failures["n"] - 2, 32))
+    retry_at: datetime = failures["last"] + timedelta(seconds=wait_s)
+    return retry_at if retry_at > timezone.now() else None
+
+
 def snapshot_queue(*, conversation_id: int, countdown: float | None = None) -> Snapshot | None:
     """Create the conversation's queued snapshot and send its task, unless one is waiting.
 
-    Returns the new snapshot, or None when an already queued one absorbs this trigger.
+    Returns the new snapshot, or None when an already queued one absorbs this trigger or the
+    conversation's failing runs are backing off (the catch-up queues it once the wait ends:
+    its votes are still ahead of its last success).
     """
     if Snapshot.objects.filter(
         conversation_id=conversation_id, status=SnapshotStatus.QUEUED
     ).exists():
+        return None
+    if recompute_retry_at(conversation_id=conversation_id) is not None:
         return None
     try:
         with transaction.atomic():

@@ -392,6 +392,36 @@ def snapshot_prune(*, conversation_id: int) -> int:
     return len(doomed)
 
 
+def snapshot_summaries_catch_up() -> list[int]:
+    """Queue the summary of each conversation's latest succeeded snapshot that lacks one.
+
+    The safety net behind the summary task a succeeded run sends: a message lost to a broker
+    outage or a worker crash would otherwise leave the group summaries missing for good.
+    Snapshots finished less than ``STALE_S`` ago are left to the task already on its way.
+    Returns the snapshot ids whose summary was queued.
+    """
+    finished_before = timezone.now() - timedelta(seconds=settings.AGORA_RECLUSTER["STALE_S"])
+    newer_success = Snapshot.objects.filter(
+        conversation=OuterRef("conversation"),
+        status=SnapshotStatus.SUCCEEDED,
+        pk__gt=OuterRef("pk"),
+    )
+    missing = list(
+        Snapshot.objects.filter(
+            status=SnapshotStatus.SUCCEEDED,
+            finished_at__lt=finished_before,
+            ai_summary__isnull=True,
+        )
+        .exclude(Exists(newer_success))
+        .values_list("pk", flat=True)
+    )
+    for snapshot_id in missing:
+        assistant_summary_schedule(snapshot_id=snapshot_id)
+    if missing:
+        logger.info("summaries queued again for snapshots %s", missing)
+    return missing
+
+
 def snapshot_run_now(*, conversation_id: int, timeout_s: float = 600.0) -> Snapshot:
     """Run a snapshot of this conversation in this process and return it finished.
 

@@ -206,3 +206,69 @@ def test_a_stale_running_run_can_be_claimed_by_a_redelivered_task() -> None:
     lost = _running(statement.conversation_id, beat_age_s=3600)
 
     assert snapshot_claim(snapshot_id=lost.pk) == 2
+
+
+def _failed(conversation_id: int, *, age_s: float) -> Snapshot:
+    return Snapshot.objects.create(
+        conversation_id=conversation_id,
+        status=SnapshotStatus.FAILED,
+        finished_at=timezone.now() - timedelta(seconds=age_s),
+        error="RuntimeError: the clustering crashed",
+    )
+
+
+@pytest.fixture
+def backoff(settings: Any) -> None:
+    settings.AGORA_RECLUSTER = {
+        **settings.AGORA_RECLUSTER,
+        "RETRY_BACKOFF_S": 30.0,
+        "RETRY_BACKOFF_MAX_S": 900.0,
+    }
+
+
+def test_one_failed_run_is_retried_by_the_next_trigger(
+    backoff: None, dispatched: list[int]
+) -> None:
+    conversation = ConversationFactory.create()
+    _failed(conversation.pk, age_s=0)
+
+    assert recompute.snapshot_queue(conversation_id=conversation.pk) is not None
+
+
+def test_consecutive_failures_wait_twice_as_long_each_time_up_to_the_cap(backoff: None) -> None:
+    conversation = ConversationFactory.create()
+    _failed(conversation.pk, age_s=0)
+    waits = []
+    for _ in range(8):
+        last = _failed(conversation.pk, age_s=0)
+        retry_at = recompute.recompute_retry_at(conversation_id=conversation.pk)
+        assert retry_at is not None and last.finished_at is not None
+        waits.append(round((retry_at - last.finished_at).total_seconds()))
+
+    assert waits == [30, 60, 120, 240, 480, 900, 900, 900]
+
+
+def test_catch_up_skips_a_failing_conversation_until_its_backoff_ends(
+    backoff: None, dispatched: list[int]
+) -> None:
+    failing = two_camps(per_camp=2)
+    for age_s in (400, 200, 50):  # three failures in a row: the next waits 60 s
+        _failed(failing.conversation.pk, age_s=age_s)
+
+    assert recompute_catch_up() == []
+    Snapshot.objects.filter(conversation=failing.conversation).update(
+        finished_at=timezone.now() - timedelta(seconds=61)
+    )
+    assert recompute_catch_up() == [failing.conversation.pk]
+    assert len(dispatched) == 1
+
+
+def test_a_success_ends_the_backoff(backoff: None, dispatched: list[int]) -> None:
+    conversation = ConversationFactory.create()
+    for _ in range(3):
+        _failed(conversation.pk, age_s=0)
+    Snapshot.objects.create(conversation=conversation, status=SnapshotStatus.SUCCEEDED)
+    _failed(conversation.pk, age_s=0)
+
+    assert recompute.recompute_retry_at(conversation_id=conversation.pk) is None
+    assert recompute.snapshot_queue(conversation_id=conversation.pk) is not None

@@ -1,11 +1,15 @@
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from deliberation.models import (
     Snapshot,
     SnapshotStatus,
+    SnapshotSummary,
     Statement,
     StatementStatus,
     Vote,
@@ -18,6 +22,7 @@ from deliberation.services.snapshots import (
     snapshot_load_input,
     snapshot_prune,
     snapshot_run,
+    snapshot_summaries_catch_up,
 )
 from tests.factories import ConversationFactory
 from tests.snapshot_data import two_camps, votes_write
@@ -243,3 +248,51 @@ def test_prune_thins_old_succeeded_snapshots_to_one_per_hour() -> None:
     # already has its representative.
     assert sorted(remaining) == sorted(s.pk for s in created[-24:])
     assert np.all(np.diff(sorted(remaining)) == 1)
+
+
+def _succeeded(conversation_id: int, *, age_s: float) -> Snapshot:
+    return Snapshot.objects.create(
+        conversation_id=conversation_id,
+        status=SnapshotStatus.SUCCEEDED,
+        finished_at=timezone.now() - timedelta(seconds=age_s),
+    )
+
+
+def test_summaries_catch_up_queues_latest_snapshots_whose_summary_never_came(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    queued: list[int] = []
+    monkeypatch.setattr(
+        snapshots_service,
+        "assistant_summary_schedule",
+        lambda *, snapshot_id: queued.append(snapshot_id),
+    )
+    lost = ConversationFactory.create()
+    _succeeded(lost.pk, age_s=7200)  # superseded: nobody reads its summary any more
+    missing = _succeeded(lost.pk, age_s=3600)
+    summarized = ConversationFactory.create()
+    SnapshotSummary.objects.create(snapshot=_succeeded(summarized.pk, age_s=3600))
+    in_flight = ConversationFactory.create()
+    _succeeded(in_flight.pk, age_s=1)  # its summary task is still on its way
+    failed = ConversationFactory.create()
+    Snapshot.objects.create(conversation=failed, status=SnapshotStatus.FAILED)
+
+    assert snapshot_summaries_catch_up() == [missing.pk]
+    assert queued == [missing.pk]
+
+
+def test_summaries_catch_up_run_twice_writes_one_summary(
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    camps = two_camps(per_camp=4)
+    snapshot = snapshot_run(snapshot_id=_queued(camps.conversation.pk).pk)
+    assert snapshot is not None
+    assert not SnapshotSummary.objects.filter(snapshot=snapshot).exists()  # its task was lost
+    Snapshot.objects.filter(pk=snapshot.pk).update(finished_at=timezone.now() - timedelta(hours=1))
+
+    # Without a broker the task runs in-process once the caller commits, as a worker would.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert snapshot_summaries_catch_up() == [snapshot.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert snapshot_summaries_catch_up() == []
+    assert SnapshotSummary.objects.filter(snapshot=snapshot).count() == 1
