@@ -5,14 +5,21 @@ participant) calls :func:`recompute_schedule`. After the write commits, a queued
 created unless one is already waiting: at most one queued and one running snapshot exist per
 conversation, so a burst of votes collapses into a few runs. A run reads the newest votes
 when it starts, so the waiting run includes every vote committed before it starts.
+
+Without a broker (the embedded default), runs happen in this process on one background
+thread (:class:`BackgroundRunner`), so a vote returns at once; the ``EAGER_INLINE`` setting
+runs them inside the caller instead, as the test suite does to stay deterministic.
 """
 
+import atexit
 import logging
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -28,7 +35,16 @@ def recompute_schedule(*, conversation_id: int) -> None:
     transaction rolls back, nothing is scheduled. A failure to schedule is logged and never
     breaks the caller's request; the periodic catch-up task schedules the run later.
     """
-    transaction.on_commit(partial(snapshot_queue, conversation_id=conversation_id), robust=True)
+
+    # A closure, not functools.partial: a robust on_commit names a failing callback by its
+    # __qualname__, which a partial lacks, so the failure would escape into the request.
+    def queue() -> None:
+        if _in_background():
+            background_runner.trigger(conversation_id=conversation_id)
+        else:
+            snapshot_queue(conversation_id=conversation_id)
+
+    transaction.on_commit(queue, robust=True)
 
 
 def recompute_retry_at(*, conversation_id: int) -> datetime | None:
@@ -90,11 +106,14 @@ def snapshot_queue(*, conversation_id: int, countdown: float | None = None) -> S
 def snapshot_dispatch(*, snapshot_id: int, countdown: float = 0.0) -> None:
     """Send the task that runs this snapshot. Sending twice is harmless: runs are claimed.
 
-    Without a broker the run happens here and now, with no debounce.
+    Without a broker the background thread runs it after the countdown, or with
+    ``EAGER_INLINE`` it runs here and now, with no debounce.
     """
     from deliberation.tasks import snapshot_run_task  # The task module imports the services.
 
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if _in_background():
+        background_runner.submit(snapshot_id=snapshot_id, countdown=countdown)
+    elif settings.CELERY_TASK_ALWAYS_EAGER:
         snapshot_run_task.apply(args=(snapshot_id,))
     else:
         snapshot_run_task.apply_async(args=(snapshot_id,), countdown=max(countdown, 0.0))
@@ -194,3 +213,103 @@ def snapshots_reap() -> list[int]:
         snapshot_dispatch(snapshot_id=snapshot_id)
         resent.append(snapshot_id)
     return resent
+
+
+def _in_background() -> bool:
+    return settings.CELERY_TASK_ALWAYS_EAGER and not settings.AGORA_RECLUSTER["EAGER_INLINE"]
+
+
+class BackgroundRunner:
+    """Runs snapshots in this process on one thread, for the embedded default (no broker).
+
+    One thread means one run at a time, so a conversation never runs twice at once. A
+    trigger that arrives during a run is kept and queues exactly one more run after it (the
+    queued snapshot absorbs any further triggers). While idle, the thread does the beat's
+    work every ``SWEEP_EVERY_S``: catching up and reaping runs a previous process left
+    behind. Work is done with short transactions and the thread's database connection is
+    closed after each step, so on SQLite the votes of the web threads wait at most for one
+    short write (the busy timeout), never for a whole run.
+    """
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition()
+        self._triggered: set[int] = set()  # conversation ids whose snapshot is not queued yet
+        self._due: dict[int, float] = {}  # snapshot id -> monotonic time it may start
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._next_sweep = 0.0
+        atexit.register(self.stop)
+
+    def trigger(self, *, conversation_id: int) -> None:
+        """Queue a run of this conversation from the runner's thread, off the caller's."""
+        with self._wake:
+            self._triggered.add(conversation_id)
+            self._start()
+
+    def submit(self, *, snapshot_id: int, countdown: float = 0.0) -> None:
+        """Run this queued snapshot once ``countdown`` seconds have passed."""
+        due = time.monotonic() + max(countdown, 0.0)
+        with self._wake:
+            self._due[snapshot_id] = min(due, self._due.get(snapshot_id, due))
+            self._start()
+
+    def stop(self) -> None:
+        """Run everything triggered or submitted so far, without waiting for debounces, then
+        end the thread: a process that exits leaves no run half done or forgotten."""
+        with self._wake:
+            thread = self._thread
+            self._stopping = True
+            self._wake.notify()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _start(self) -> None:
+        """Start the thread if it is not running. The caller holds ``self._wake``."""
+        if self._thread is None or not self._thread.is_alive():
+            self._stopping = False
+            self._next_sweep = time.monotonic() + settings.AGORA_RECLUSTER["SWEEP_EVERY_S"]
+            self._thread = threading.Thread(target=self._loop, name="agora-recluster", daemon=True)
+            self._thread.start()
+        self._wake.notify()
+
+    def _take(self) -> tuple[list[int], list[int], bool] | None:
+        """Wait for work: triggered conversations, due snapshots, whether to sweep. None once
+        stopped with nothing left."""
+        with self._wake:
+            while True:
+                now = time.monotonic()
+                due = [sid for sid, at in self._due.items() if at <= now or self._stopping]
+                sweep = not self._stopping and now >= self._next_sweep
+                if self._triggered or due or sweep:
+                    triggered, self._triggered = sorted(self._triggered), set()
+                    for snapshot_id in due:
+                        del self._due[snapshot_id]
+                    if sweep:
+                        self._next_sweep = now + settings.AGORA_RECLUSTER["SWEEP_EVERY_S"]
+                    return triggered, sorted(due), sweep
+                if self._stopping:
+                    self._thread = None
+                    return None
+                self._wake.wait(min([self._next_sweep, *self._due.values()]) - now)
+
+    def _loop(self) -> None:
+        from deliberation.tasks import snapshot_run_task  # The task module imports the services.
+
+        while (work := self._take()) is not None:
+            triggered, due, sweep = work
+            steps: list[Callable[[], object]] = [
+                *(lambda cid=cid: snapshot_queue(conversation_id=cid) for cid in triggered),
+                *(lambda sid=sid: snapshot_run_task.apply(args=(sid,)) for sid in due),
+                *((recompute_catch_up, snapshots_reap) if sweep else ()),
+            ]
+            for step in steps:
+                try:
+                    step()
+                except Exception:
+                    # The thread outlives any one failure; the sweep retries what was lost.
+                    logger.exception("background recompute step failed")
+                finally:
+                    connections.close_all()
+
+
+background_runner = BackgroundRunner()

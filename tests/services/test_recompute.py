@@ -1,3 +1,5 @@
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -272,3 +274,42 @@ def test_a_success_ends_the_backoff(backoff: None, dispatched: list[int]) -> Non
 
     assert recompute.recompute_retry_at(conversation_id=conversation.pk) is None
     assert recompute.snapshot_queue(conversation_id=conversation.pk) is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_the_vote_returns_at_once_and_a_background_thread_clusters_it(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deliberation.services import snapshots
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.AGORA_RECLUSTER = {**settings.AGORA_RECLUSTER, "EAGER_INLINE": False}
+    computing, release = threading.Event(), threading.Event()
+    real_analyze = snapshots.analyze
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        computing.set()
+        assert release.wait(30), "the test never released the run"
+        return real_analyze(*args, **kwargs)
+
+    monkeypatch.setattr(snapshots, "analyze", held)
+    camps = two_camps(per_camp=4)
+    late = ParticipantFactory.create(conversation=camps.conversation)
+    try:
+        vote_cast(participant=late, statement=camps.statements[0], value=1)
+        # The vote has returned while its run is held on the background thread.
+        assert computing.wait(30)
+        assert not Snapshot.objects.filter(status=SnapshotStatus.SUCCEEDED).exists()
+        vote_cast(participant=late, statement=camps.statements[1], value=-1)  # during the run
+        last = VoteEvent.objects.latest("id").pk
+        release.set()
+        deadline = time.monotonic() + 30
+        while not Snapshot.objects.filter(status=SnapshotStatus.SUCCEEDED, watermark=last).exists():
+            assert time.monotonic() < deadline, "no snapshot included the vote cast mid-run"
+            time.sleep(0.05)
+    finally:
+        release.set()
+        recompute.background_runner.stop()
+
+    statuses = list(Snapshot.objects.order_by("id").values_list("status", "watermark"))
+    assert statuses == [(SnapshotStatus.SUCCEEDED, last - 1), (SnapshotStatus.SUCCEEDED, last)]
