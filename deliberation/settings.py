@@ -151,7 +151,8 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="agora"
 # DEBOUNCE_S so a burst becomes one run; a running run beats every HEARTBEAT_S and the
 # reaper hands it to another worker once its heartbeat is STALE_S old. From the second
 # consecutive failed run, a conversation waits RETRY_BACKOFF_S, doubling up to
-# RETRY_BACKOFF_MAX_S, before it runs again.
+# RETRY_BACKOFF_MAX_S, before it runs again. Without a broker, runs happen on a background
+# thread of the web process; EAGER_INLINE runs them inside the request instead (the tests).
 AGORA_RECLUSTER = {
     "DEBOUNCE_S": env.float("AGORA_RECLUSTER_DEBOUNCE_S", default=2.0),
     "HEARTBEAT_S": env.float("AGORA_RECLUSTER_HEARTBEAT_S", default=10.0),
@@ -160,6 +161,7 @@ AGORA_RECLUSTER = {
     "KEEP_RECENT": env.int("AGORA_RECLUSTER_KEEP_RECENT", default=24),
     "RETRY_BACKOFF_S": env.float("AGORA_RECLUSTER_RETRY_BACKOFF_S", default=30.0),
     "RETRY_BACKOFF_MAX_S": env.float("AGORA_RECLUSTER_RETRY_BACKOFF_MAX_S", default=900.0),
+    "EAGER_INLINE": env.bool("AGORA_RECLUSTER_EAGER_INLINE", default=False),
 }
 CELERY_BEAT_SCHEDULE = {
     "snapshots-reap": {
