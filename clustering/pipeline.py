@@ -71,7 +71,7 @@ class Options:
     Parameters
     ----------
     random_state : int, default=0
-        Seed of the Lanczos start vector of a cold PCA (the k-means starts are deterministic).
+        Seed of the Lanczos start vector of a cold PCA and of the k-means++ group seedings.
     max_k : int, default=5
         Largest number of groups tried.
     n_components : int, default=2
@@ -84,6 +84,10 @@ class Options:
     group_max_iter : int, default=100
         Lloyd iterations of the group k-means (Polis documents 100; its group step silently
         ran 20).
+    group_seedings : int, default=10
+        k-means++ seedings tried besides Polis's start when the groups start cold; the lowest
+        inertia wins. Polis's start alone can settle in a poor local optimum (e.g. two centres in
+        one planted group); 0 reproduces Polis.
     """
 
     random_state: int = 0
@@ -92,16 +96,19 @@ class Options:
     community_notes: bool = True
     count_zeroed_as_voted: bool = False
     group_max_iter: int = 100
+    group_seedings: int = 10
 
     @classmethod
     def reproduce_polis(cls, **changes: Any) -> Options:
         """Options that reproduce the groups of Polis's math worker, defects included.
 
-        Polis counted moderated-out and meta statements as voted in the projection scaling and
-        ran at most 20 iterations of group k-means. These two quirks shape the groups in its
-        exports, so comparing with them needs both; the product keeps the fixes (the defaults).
+        Polis counted moderated-out and meta statements as voted in the projection scaling, ran
+        at most 20 iterations of group k-means and started it only from the first distinct base
+        centres. These quirks shape the groups in its exports, so comparing with them needs
+        them all; the product keeps the fixes (the defaults).
         """
-        return cls(**{"count_zeroed_as_voted": True, "group_max_iter": 20, **changes})
+        quirks = {"count_zeroed_as_voted": True, "group_max_iter": 20, "group_seedings": 0}
+        return cls(**{**quirks, **changes})
 
 
 @dataclass(frozen=True)
@@ -592,6 +599,8 @@ def _analyze(
             base,
             max_k=opts.max_k,
             max_iter=opts.group_max_iter,
+            seedings=opts.group_seedings,
+            random_state=opts.random_state,
             previous={
                 int(k): _previous_labels(base.ids, previous_base.get("ids"), labels)
                 for k, labels in prev.get("group_labels", {}).items()
