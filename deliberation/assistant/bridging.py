@@ -29,7 +29,8 @@ from deliberation.assistant.summaries import display_id, prompt_payload, summary
 from deliberation.models import AICall, AIPurpose, Snapshot, Statement, StatementStatus
 from deliberation.models.assistant import DuplicateTier
 from deliberation.models.conversations import STATEMENT_MAX_LENGTH
-from deliberation.selectors.groups import GroupsView, group_label, groups_view
+from deliberation.selectors.groups import GroupsView, groups_view
+from deliberation.templatetags.group_names import group_name
 
 LLM = "llm"
 OFFLINE = "offline"
@@ -55,9 +56,9 @@ class Forecast:
         return min(self.groups.values()) if self.groups else NO_EVIDENCE
 
     @property
-    def percent_by_label(self) -> list[tuple[str, int]]:
-        """How people read it: each group's label and forecast agreement in percent."""
-        return [(group_label(gid), round(100 * p)) for gid, p in sorted(self.groups.items())]
+    def percent_by_group(self) -> list[tuple[str, int]]:
+        """How people read it: each group's name and forecast agreement in percent."""
+        return [(group_name(gid), round(100 * p)) for gid, p in sorted(self.groups.items())]
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,12 @@ from deliberation.models import (
 from deliberation.selectors.groups import (
     GroupsView,
     Tally,
+    group_label,
     groups_view,
     participant_position,
     snapshot_latest,
 )
+from deliberation.templatetags.group_names import group_name
 
 OFFLINE_CHAT_LIMITATION = (
     "Free questions need the AI model, which is not available: choose one of the questions below."
@@ -50,12 +52,17 @@ class Intent(Enum):
 @dataclass(frozen=True)
 class StatementOutcome:
     statement: Statement
-    agreement: dict[str, int]
-    """Group label to the percentage of the group's voters who agree."""
+    by_group: dict[int, int]
+    """Group id to the percentage of the group's voters who agree."""
+
+    @property
+    def agreement(self) -> dict[str, int]:
+        """The same, by group letter (as the API gives it)."""
+        return {group_label(group_id): p for group_id, p in self.by_group.items()}
 
     @property
     def lowest(self) -> int | None:
-        return min(self.agreement.values()) if self.agreement else None
+        return min(self.by_group.values()) if self.by_group else None
 
 
 @dataclass
@@ -85,8 +92,9 @@ def _group_lines(view: GroupsView, summary: SnapshotSummary | None) -> list[str]
     for group in view.groups:
         written = by_id.get(group.id, {})
         sentences = " ".join(sentence["text"] for sentence in written.get("sentences", []))
-        label = written.get("label") or f"Group {group.label}"
-        lines.append(f"Group {group.label} ({group.size} people), “{label}”: {sentences}")
+        name = group_name(group.id)
+        label = written.get("label") or name
+        lines.append(f"{name} ({group.size} people), “{label}”: {sentences}")
     lines += [sentence["text"] for sentence in overview.get("sentences", [])]
     return lines
 
@@ -100,7 +108,7 @@ def _my_group(view: GroupsView, participant: Participant | None) -> str:
             "You are not in a group yet: people are placed once they have voted on a few "
             "statements."
         )
-    return f"You are in Group {position.group.label}."
+    return f"You are in {group_name(position.group.id)}."
 
 
 def explain_groups(*, snapshot: Snapshot | None, participant: Participant | None) -> ChatReply:
@@ -133,14 +141,14 @@ def my_outcomes(*, snapshot: Snapshot | None, participant: Participant | None) -
         stats = {item.statement.id: item for item in view.statements}
     for statement in mine:
         found = stats.get(statement.pk)
-        agreement = {}
+        by_group = {}
         if found is not None and view is not None:
-            agreement = {
-                group.label: _percent(found.groups[group.id].agree, found.groups[group.id])
+            by_group = {
+                group.id: _percent(found.groups[group.id].agree, found.groups[group.id])
                 for group in view.groups
                 if group.id in found.groups and found.groups[group.id].total
             }
-        reply.outcomes.append(StatementOutcome(statement=statement, agreement=agreement))
+        reply.outcomes.append(StatementOutcome(statement=statement, by_group=by_group))
     for outcome in reply.outcomes:
         text = f"“{outcome.statement.text}”"
         if outcome.statement.status == StatementStatus.PENDING:
@@ -149,11 +157,11 @@ def my_outcomes(*, snapshot: Snapshot | None, participant: Participant | None) -
             reply.paragraphs.append(f"{text} was not accepted by the moderators.")
         elif outcome.lowest is None:
             reply.paragraphs.append(f"{text} has no votes in the latest groups yet.")
-        elif len(outcome.agreement) > 1:
-            each = ", ".join(f"Group {label} {p}%" for label, p in outcome.agreement.items())
+        elif len(outcome.by_group) > 1:
+            each = ", ".join(f"{group_name(group)} {p}%" for group, p in outcome.by_group.items())
             reply.paragraphs.append(
                 f"Your statement {text} reached at least {outcome.lowest}% agreement across "
-                f"all {len(outcome.agreement)} groups ({each})."
+                f"all {len(outcome.by_group)} groups ({each})."
             )
         else:
             reply.paragraphs.append(f"Your statement {text} reached {outcome.lowest}% agreement.")

@@ -23,6 +23,7 @@ from deliberation.assistant.ledger import ai_call_mark_gate_failed
 from deliberation.assistant.provider import AssistantUnavailable, Provider
 from deliberation.models import AICall, AIPurpose, Snapshot, SummarySource
 from deliberation.selectors.groups import GroupsView, StatementRef, Tally, groups_view
+from deliberation.templatetags.group_names import group_name
 
 EXTRACTIVE_LIMITATION = (
     "AI summaries are unavailable: showing the statements that define each group."
@@ -96,7 +97,7 @@ def prompt_payload(view: GroupsView) -> dict[str, Any]:
         "groups": [
             {
                 "id": group.id,
-                "name": f"Group {group.label}",
+                "name": group_name(group.id),
                 "size": group.size,
                 "representative_statements": [
                     {
@@ -129,13 +130,13 @@ def extractive_summary(view: GroupsView, facts: SummaryFacts) -> tuple[list[Any]
         for rep in group.representative[:_EXTRACTIVE_SENTENCES]:
             statement, tally = rep.statement, rep.tally
             if rep.direction == "disagree" and facts.p_disagree(statement.id, group.id) >= 0.5:
-                text = f"{_share(tally.disagree, tally)}% of group {group.label} disagree"
+                text = f"{_share(tally.disagree, tally)}% of {group_name(group.id)} disagree"
                 stance = DISAGREES
             elif facts.p_agree(statement.id, group.id) >= 0.5:
-                text = f"{_share(tally.agree, tally)}% of group {group.label} agree"
+                text = f"{_share(tally.agree, tally)}% of {group_name(group.id)} agree"
                 stance = AGREES
             else:
-                text = f"Only {_share(tally.agree, tally)}% of group {group.label} agree"
+                text = f"Only {_share(tally.agree, tally)}% of {group_name(group.id)} agree"
                 stance = DESCRIBES
             sentences.append(
                 {
@@ -148,7 +149,7 @@ def extractive_summary(view: GroupsView, facts: SummaryFacts) -> tuple[list[Any]
             sentences.insert(
                 0,
                 {
-                    "text": f"Group {group.label} has {group.size} participants.",
+                    "text": f"{group_name(group.id)} has {group.size} participants.",
                     "stance": DESCRIBES,
                     "citations": [display_id(group.representative[0].statement)],
                 },
@@ -156,7 +157,7 @@ def extractive_summary(view: GroupsView, facts: SummaryFacts) -> tuple[list[Any]
         groups.append(
             {
                 "id": group.id,
-                "label": f"Group {group.label}",
+                "label": group_name(group.id),
                 "source": SummarySource.EXTRACTIVE.value,
                 "sentences": sentences,
             }

@@ -192,6 +192,7 @@ def test_moderators_review_and_approve_an_edited_suggestion(
 
     assert "1 new suggestion to review" in drafted.content.decode()
     assert "Open the pools on Sundays." in review
+    assert "Forecast: Group A " in review and ", Group B " in review and "#0" not in review
     statement = Statement.objects.get(text="Open the public pools on Sundays.")
     assert statement.is_ai_suggested
     card = client.get(
