@@ -4,6 +4,8 @@ moderators' AI ledger and bridging review (under the console's permission check)
 The participant's fragments answer htmx posts with status 200 even when the answer is a
 refusal: the refusal is part of the conversation with the assistant, shown in the panel
 (htmx does not swap error responses), and a failing model only ever means an offline answer.
+Without JavaScript the same forms post plainly and get the whole conversation page back, with
+the answer in the panel (or the hints under the statement being drafted).
 """
 
 from typing import Any
@@ -19,7 +21,7 @@ from deliberation.assistant.chat import ChatReply, Intent
 from deliberation.console.views import console_view
 from deliberation.errors import AgoraError, NotFound
 from deliberation.identity import request_participant
-from deliberation.models import Conversation, DuplicateTier, SuggestionStatus
+from deliberation.models import Conversation, DuplicateTier, Participant, SuggestionStatus
 from deliberation.selectors.assistant import ai_ledger_page, ai_ledger_totals, bridging_list
 from deliberation.selectors.conversations import conversation_get
 from deliberation.services.assistant import (
@@ -28,6 +30,8 @@ from deliberation.services.assistant import (
     bridging_suggestion_decide,
     bridging_suggestions_draft,
 )
+from deliberation.web.pages import voting_card
+from deliberation.web.views import CONVERSATION_TEMPLATE, _context, _is_htmx
 
 LEDGER_PAGE_SIZE = 50
 
@@ -41,20 +45,44 @@ def _conversation(request: HttpRequest, slug: str) -> Conversation | HttpRespons
         return response
 
 
+def _conversation_page(
+    request: HttpRequest,
+    conversation: Conversation,
+    participant: Participant | None,
+    **extra: Any,
+) -> HttpResponse:
+    """The whole conversation page, for a form posted without JavaScript."""
+    card = voting_card(conversation=conversation, participant=participant)
+    return render(
+        request, CONVERSATION_TEMPLATE, _context(conversation, card, tiers=DuplicateTier, **extra)
+    )
+
+
 @require_POST
 def draft_check(request: HttpRequest, slug: str) -> HttpResponse:
-    """Hints as the participant types a statement (debounced by htmx)."""
+    """Hints as the participant types a statement (debounced by htmx), or on the check
+    button: the page again with the draft kept and the hints under it."""
     conversation = _conversation(request, slug)
     if isinstance(conversation, HttpResponse):
         return conversation
     text = request.POST.get("text", "")
-    context: dict[str, Any] = {"conversation": conversation, "tiers": DuplicateTier}
+    hints: dict[str, Any] = {}
     if text.strip():
         try:
-            context["check"] = assistant_draft_check(conversation=conversation, text=text)
+            hints["check"] = assistant_draft_check(conversation=conversation, text=text)
         except AgoraError as error:
-            context["error"] = error
-    return render(request, "assistant/_draft_hints.html", context)
+            hints["error"] = error
+    if _is_htmx(request):
+        return render(
+            request,
+            "assistant/_draft_hints.html",
+            {"conversation": conversation, "tiers": DuplicateTier, **hints},
+        )
+    try:
+        participant = request_participant(request, conversation, create=False)
+    except AgoraError as error:
+        return _conversation_page(request, conversation, None, join_error=error)
+    return _conversation_page(request, conversation, participant, statement_draft=text, **hints)
 
 
 @require_POST
@@ -64,7 +92,8 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
         return conversation
     intent = request.POST.get("intent", "")
     text = request.POST.get("text", "")
-    context: dict[str, Any] = {"conversation": conversation, "asked": text, "intent": intent}
+    context: dict[str, Any] = {"asked": text, "intent": intent}
+    participant = None
     try:
         # Only adding a statement makes the visitor a participant; reading never does.
         participant = request_participant(
@@ -82,7 +111,13 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
         context["error"] = error
         context["existing_id"] = getattr(error, "existing_id", None)
         context["reply"] = ChatReply(intent=Intent.DRAFT, draft=text)
-    return render(request, "assistant/_chat_reply.html", {**context, "tiers": DuplicateTier})
+    if _is_htmx(request):
+        return render(
+            request,
+            "assistant/_chat_reply.html",
+            {**context, "conversation": conversation, "tiers": DuplicateTier},
+        )
+    return _conversation_page(request, conversation, participant, assistant_exchange=context)
 
 
 @require_GET

@@ -263,20 +263,23 @@ def test_a_second_run_of_the_job_finds_the_screening_done() -> None:
     assert ModerationFlag.objects.filter(statement=statement).count() == 1
 
 
+def submit_after_commit(capture: CaptureCommits, text: str) -> Statement:
+    """A participant submits ``text``, and what waits for the commit runs."""
+    conversation = ConversationFactory.create()
+    participant = ParticipantFactory.create(conversation=conversation)
+    with capture(execute=True):
+        return assistant_statement_submit(
+            conversation=conversation, participant=participant, text=text, confirmed=False
+        )
+
+
 @pytest.mark.usefixtures("offline")
 def test_submitting_a_statement_screens_it_after_commit(
     django_capture_on_commit_callbacks: CaptureCommits,
 ) -> None:
-    conversation = ConversationFactory.create()
-    participant = ParticipantFactory.create(conversation=conversation)
-
-    with django_capture_on_commit_callbacks(execute=True):
-        statement = assistant_statement_submit(
-            conversation=conversation,
-            participant=participant,
-            text="Join my channel at www.example.com",
-            confirmed=False,
-        )
+    statement = submit_after_commit(
+        django_capture_on_commit_callbacks, "Join my channel at www.example.com"
+    )
 
     assert statement.status == StatementStatus.PENDING
     assert ModerationScreening.objects.get(statement=statement).state == ScreeningState.DONE
@@ -293,16 +296,10 @@ def test_a_broker_that_refuses_the_job_does_not_fail_the_submit(
         raise ConnectionError("broker down")
 
     monkeypatch.setattr(moderation_tasks.moderation_flags_compute, "delay", refuse)
-    conversation = ConversationFactory.create()
-    participant = ParticipantFactory.create(conversation=conversation)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        statement = assistant_statement_submit(
-            conversation=conversation,
-            participant=participant,
-            text="The city should plant more trees.",
-            confirmed=False,
-        )
+    statement = submit_after_commit(
+        django_capture_on_commit_callbacks, "The city should plant more trees."
+    )
 
     assert Statement.objects.filter(pk=statement.pk).exists()
     assert ModerationScreening.objects.get(statement=statement).state == ScreeningState.QUEUED

@@ -54,14 +54,77 @@ def test_typing_a_near_duplicate_offers_the_existing_statement(
 ) -> None:
     url = reverse("assistant:draft_check", args=[camps.conversation.slug])
 
-    near = client.post(url, {"text": "Plant more trees along every single street."})
-    unrelated = client.post(url, {"text": "Quantum chromodynamics is hard."})
+    near = client.post(
+        url, {"text": "Plant more trees along every single street."}, HTTP_HX_REQUEST="true"
+    )
+    unrelated = client.post(
+        url, {"text": "Quantum chromodynamics is hard."}, HTTP_HX_REQUEST="true"
+    )
 
+    assert "<html" not in near.content.decode()  # the hints alone, swapped in by htmx
     assert "a very similar statement already exists: vote on it instead?" in (
         near.content.decode().lower()
     )
     assert f"?statement={camps.statements[3].pk}#card" in near.content.decode()
     assert "already exists" not in unrelated.content.decode()
+    assert "yours looks new" in unrelated.content.decode()
+
+
+@pytest.mark.usefixtures("offline")
+def test_without_javascript_the_draft_check_returns_the_page_with_the_draft_and_hints(
+    client: Client, camps: Camps
+) -> None:
+    draft = "Plant more trees along every single street."
+    page = client.post(
+        reverse("assistant:draft_check", args=[camps.conversation.slug]), {"text": draft}
+    )
+
+    html = page.content.decode()
+    assert page.status_code == 200 and "<html" in html and camps.conversation.topic in html
+    assert f">{draft}</textarea>" in html
+    hints = html[html.index('id="draft-hints"') :]
+    assert "vote on it instead?" in hints
+    assert (
+        'formaction="{}"'.format(reverse("assistant:draft_check", args=[camps.conversation.slug]))
+        in hints
+    )
+
+
+@pytest.mark.usefixtures("offline")
+def test_without_javascript_the_chat_answers_in_the_panel_of_the_whole_page(
+    client: Client, camps: Camps
+) -> None:
+    run_snapshot(camps)
+    member(camps, client)
+    url = reverse("assistant:chat", args=[camps.conversation.slug])
+
+    page = client.post(url, {"intent": "groups"})
+    fragment = client.post(url, {"intent": "groups"}, HTTP_HX_REQUEST="true")
+
+    html = page.content.decode()
+    assert page.status_code == 200 and "<html" in html and 'id="card"' in html
+    log = html[html.index('id="assistant-log"') : html.index('id="assistant-form"')]
+    assert "There are 2 camps on this topic." in log and "You are in Group " in log
+    assert "<html" not in fragment.content.decode()
+    assert "There are 2 camps on this topic." in fragment.content.decode()
+
+
+@pytest.mark.usefixtures("offline")
+def test_without_javascript_a_confirmed_submit_adds_the_statement_and_says_so(
+    client: Client, camps: Camps
+) -> None:
+    member(camps, client)
+    near = "Plant more trees along every single street."
+    url = reverse("assistant:chat", args=[camps.conversation.slug])
+
+    refused = client.post(url, {"intent": "submit", "text": near}).content.decode()
+    added = client.post(url, {"intent": "submit", "text": near, "confirmed": "1"})
+
+    log = refused[refused.index('id="assistant-log"') : refused.index('id="assistant-form"')]
+    assert "A very similar statement already exists" in log
+    assert 'name="confirmed" value="1"' in log
+    assert "once a moderator has reviewed it" in added.content.decode()
+    assert Statement.objects.filter(text=near).count() == 1
 
 
 @pytest.mark.usefixtures("offline")
