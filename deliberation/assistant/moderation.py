@@ -49,6 +49,9 @@ REASON_MAX_LENGTH = 300
 # A flag the model is less sure of than this is not raised: it would only add noise.
 MIN_CONFIDENCE = 0.3
 TOPIC_MIN_REFERENCES = 20
+# The newest accepted statements stand for the conversation: the bar compares every pair of
+# them, which would grow with the square of a large conversation.
+TOPIC_MAX_REFERENCES = 200
 TOPIC_QUANTILE = 0.1
 TOPIC_FACTOR = 0.7
 # Longer n-grams than the duplicate check's: 2-grams are shared by any two English texts.
@@ -56,6 +59,8 @@ TOPIC_NGRAMS = (3, 5)
 # The model sees this many accepted statements to learn the topic, and of the author's own.
 PROMPT_ACCEPTED = 20
 PROMPT_AUTHOR_OWN = 5
+# The author's earlier statements the repeated-pattern check compares with.
+AUTHOR_RECENT = 100
 
 _LINK = re.compile(r"https?://|www\.|\b[\w-]+\.(?:com|net|org|io|ru|cn|info|biz|xyz|ly)\b", re.I)
 _REPEATED_CHAR = re.compile(r"(\S)\1{4,}")
@@ -147,13 +152,13 @@ def heuristic_flags(
 
 
 def _llm_flags(
-    provider: Provider, statement: Statement, accepted: Sequence[Statement], author_texts: list[str]
+    provider: Provider, statement: Statement, accepted: list[str], author_texts: list[str]
 ) -> tuple[list[FlagVerdict], AICall]:
     conversation = statement.conversation
     payload = {
         "topic": conversation.topic,
         "description": conversation.description,
-        "accepted_statements": [item.text for item in accepted[-PROMPT_ACCEPTED:]],
+        "accepted_statements": accepted[-PROMPT_ACCEPTED:],
         "authors_earlier_statements": author_texts[-PROMPT_AUTHOR_OWN:],
         "new_statement": statement.text,
     }
@@ -192,21 +197,23 @@ def _llm_flags(
 
 def screen_statement(*, provider: Provider, statement: Statement) -> ScreeningResult:
     """The flags of one statement: the model's, else the heuristics' with what they skip."""
-    accepted = list(
+    newest_first = (
         Statement.objects.filter(
             conversation_id=statement.conversation_id, status=StatementStatus.ACCEPTED
         )
         .exclude(pk=statement.pk)
-        .order_by("id")
+        .order_by("-id")
+        .values_list("text", flat=True)
     )
+    accepted = list(newest_first[:TOPIC_MAX_REFERENCES])[::-1]
     author_texts = (
         list(
-            Statement.objects.filter(author_participant_id=statement.author_participant_id)
-            .exclude(pk=statement.pk)
-            .filter(id__lt=statement.pk)
-            .order_by("id")
-            .values_list("text", flat=True)
-        )
+            Statement.objects.filter(
+                author_participant_id=statement.author_participant_id, id__lt=statement.pk
+            )
+            .order_by("-id")
+            .values_list("text", flat=True)[:AUTHOR_RECENT]
+        )[::-1]
         if statement.author_participant_id is not None
         else []
     )
@@ -220,7 +227,7 @@ def screen_statement(*, provider: Provider, statement: Statement) -> ScreeningRe
     flags, skipped = heuristic_flags(
         text=statement.text,
         topic=f"{conversation.topic}\n{conversation.description}",
-        accepted=[item.text for item in accepted],
+        accepted=accepted,
         author_texts=author_texts,
     )
     return ScreeningResult(

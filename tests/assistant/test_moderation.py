@@ -143,6 +143,22 @@ def test_an_author_repeating_the_same_text_pattern_is_flagged_as_spam() -> None:
     assert "posted 2 very similar statements" in twice[0].reason
 
 
+@pytest.mark.usefixtures("offline")
+def test_only_the_same_authors_earlier_statements_count_as_a_repeated_pattern() -> None:
+    conversation = ConversationFactory.create()
+    author = ParticipantFactory.create(conversation=conversation)
+    pending(conversation, "Vote for Sam Smith for mayor!", author)
+    pending(conversation, "Vote for Sam Smith as mayor!!")
+    second = pending(conversation, "Vote for Sam Smith as our mayor!", author)
+    third = pending(conversation, "Vote for Sam Smith for mayor now!", author)
+
+    screen(second)
+    screen(third)
+
+    assert flags(second) == {}
+    assert "posted 2 very similar statements" in flags(third)["spam"].reason
+
+
 def test_off_topic_needs_enough_accepted_statements_to_judge() -> None:
     topic, texts = polis_texts("scoop-hivemind.biodiversity", TOPIC_MIN_REFERENCES - 1)
 
