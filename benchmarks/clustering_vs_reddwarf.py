@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from reddwarf.implementations.polis import run_pipeline
 from sklearn.metrics import adjusted_rand_score
 
@@ -21,7 +23,18 @@ from clustering.synthetic import planted_votes
 DATA = Path(__file__).resolve().parents[1] / "data" / "polis"
 
 
-def compare(label: str, pids, sids, values, times, moderated, planted=None) -> None:  # type: ignore[no-untyped-def]
+IntArray = npt.NDArray[np.int64]
+
+
+def compare(
+    label: str,
+    pids: IntArray,
+    sids: IntArray,
+    values: npt.NDArray[np.integer[Any]],
+    times: IntArray,
+    moderated: IntArray,
+    planted: npt.NDArray[np.integer[Any]] | None = None,
+) -> None:
     # red-dwarf cannot pivot re-votes, so both engines get the last vote per pair.
     key = pids * (int(sids.max()) + 1) + sids
     _, last_reversed = np.unique(key[::-1], return_index=True)

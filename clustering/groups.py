@@ -109,13 +109,13 @@ def fit_base_clusters(
     if len(points) > BASE_SAMPLE and not np.any(origin >= 0):
         # Lloyd needs tens of passes from a cold start, each a nearest-centre query over every
         # participant (0.4 s at 1M); converging on a sample (rows in canonical order, so the
-        # result stays independent of the input order) leaves a few full passes to polish it,
-        # until Polis's own stopping rule holds.
+        # result stays independent of the input order) leaves a few full passes to polish it;
+        # both stop by Polis's own rule.
         rows = np.sort(np.random.default_rng(0).choice(len(points), BASE_SAMPLE, replace=False))
         sample = points[rows]
+        model = KMeans(centre_tol=POLIS_CENTRE_TOL)
         centres = model.fit(sample, first_distinct(sample, n_clusters)).cluster_centers_
         origin = np.full(len(centres), -1, dtype=np.int64)
-        model = KMeans(centre_tol=POLIS_CENTRE_TOL)
     old_ids = np.asarray(previous_ids if previous_ids is not None else [], dtype=np.int64)
     carried = origin >= 0
     # Base clusters split off this run take fresh ids above every id used before.

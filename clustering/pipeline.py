@@ -422,21 +422,26 @@ def select_in_conv(
 
 
 def _tallies(
-    votes: sp.csr_array, entry_rows: npt.NDArray[np.int32], labels: IntArray, n_labels: int
+    votes: sp.csr_array,
+    entry_rows: npt.NDArray[np.int32],
+    labels: IntArray | None,
+    n_labels: int,
 ) -> Tallies:
-    """Tallies per label (rows labelled -1 are left out), shape (n_labels, n_statements)."""
+    """Tallies per label (rows labelled -1 are left out), shape (n_labels, n_statements).
+
+    Without ``labels`` every row counts, under one label.
+    """
     m = votes.shape[1]
-    entry_label = labels[entry_rows]
-    kept = entry_label >= 0
-    flat = entry_label[kept] * m + votes.indices[kept]
-    data = votes.data[kept]
-    size = n_labels * m
-
-    def count(weights: npt.NDArray[np.bool_] | None) -> FloatArray:
-        counts = np.bincount(flat, weights=weights, minlength=size).reshape(n_labels, m)
-        return np.asarray(counts, dtype=np.float64)
-
-    return Tallies(count(data == 1), count(data == -1), count(None))
+    # One counting pass: each vote's code is its (label, statement) cell times 3 plus the vote
+    # shifted to {0, 1, 2}, so a single bincount holds disagrees, passes and agrees per cell.
+    code = votes.indices.astype(np.int64) * 3 + (votes.data + 1).astype(np.int64)
+    if labels is not None:
+        entry_label = labels[entry_rows]
+        kept = entry_label >= 0
+        code = entry_label[kept] * (3 * m) + code[kept]
+    counts: FloatArray = np.bincount(code, minlength=3 * n_labels * m).astype(np.float64)
+    cells = counts.reshape(n_labels, m, 3)
+    return Tallies(cells[:, :, 2], cells[:, :, 0], cells.sum(axis=2))
 
 
 def _previous_labels(ids: IntArray, previous_ids: Any, previous_labels: Any) -> IntArray | None:
@@ -629,7 +634,7 @@ def _analyze(
     with timer.step("statistics"):
         k = chosen.k
         per_group = _tallies(matrix.votes, entry_rows, group_row, k)
-        everyone = _tallies(matrix.votes, entry_rows, np.zeros(n, np.int64), 1).sum()
+        everyone = _tallies(matrix.votes, entry_rows, None, 1).sum()
         in_conv_total = per_group.sum()
         rep = repness(per_group)
         eligible = ~is_moderated

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from clustering.cli import main
+from clustering import Options
+from clustering.cli import analyze_export, main
+from clustering.polis_export import read_export
 
 SEATTLE = Path(__file__).resolve().parents[2] / "data" / "polis" / "15-per-hour-seattle"
 
@@ -73,3 +75,13 @@ def test_participants_votes_is_read_when_votes_csv_is_absent(tmp_path: Path) -> 
     result = run("analyze", str(export))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["k"] >= 2
+
+
+def test_reproduce_polis_runs_with_polis_quirks(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(SEATTLE), "--reproduce-polis"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    options = Options.reproduce_polis(community_notes=True)
+    expected = analyze_export(read_export(SEATTLE), options).to_dict()
+    printed.pop("timings_ms"), expected.pop("timings_ms")
+    assert printed == json.loads(json.dumps(expected))
+    assert options.count_zeroed_as_voted and options.group_max_iter == 20
