@@ -134,10 +134,15 @@ def _last_votes(
     cell_rows = np.searchsorted(encoded.indptr, cells, side="right") - 1
     # Canonical CSR order is row-major, so these keys come out sorted.
     keys = cell_rows * n_columns + encoded.indices[cells]
-    vote_keys = rows * n_columns + cols
+    # Only votes of participants who re-voted can be on those cells: a cheap row filter first.
+    revoter = np.zeros(encoded.shape[0], dtype=np.bool_)
+    revoter[cell_rows] = True
+    candidates = np.flatnonzero(revoter[rows])
+    vote_keys = rows[candidates] * n_columns + cols[candidates]
     where = np.minimum(np.searchsorted(keys, vote_keys), len(keys) - 1)
-    votes_on_cells = np.flatnonzero(keys[where] == vote_keys)
+    on_cells = keys[where] == vote_keys
+    votes_on_cells, where = candidates[on_cells], where[on_cells]
     # Stable: among the votes of one cell, input order is kept, so the last one comes last.
-    order = votes_on_cells[np.argsort(where[votes_on_cells], kind="stable")]
-    ends = np.flatnonzero(np.append(np.diff(where[order]) != 0, True))
-    return np.asarray(vals[order[ends]], dtype=np.float64)
+    order = np.argsort(where, kind="stable")
+    ends = order[np.flatnonzero(np.append(np.diff(where[order]) != 0, True))]
+    return np.asarray(vals[votes_on_cells[ends]], dtype=np.float64)

@@ -551,15 +551,20 @@ def _analyze(
         )
 
     with timer.step("pca"):
-        entry_active = active[matrix.votes.indices]
-        active_votes = _subset(
-            matrix.votes,
-            entry_rows,
-            entry_active,
-            matrix.votes.data[entry_active],
-            (np.cumsum(active) - 1)[matrix.votes.indices[entry_active]],
-            int(active.sum()),
-        )
+        if active.all():
+            # Nothing to leave out: the vote matrix itself, not a copy of it.
+            active_votes, active_rows = matrix.votes, entry_rows
+        else:
+            entry_active = active[matrix.votes.indices]
+            active_votes = _subset(
+                matrix.votes,
+                entry_rows,
+                entry_active,
+                matrix.votes.data[entry_active],
+                (np.cumsum(active) - 1)[matrix.votes.indices[entry_active]],
+                int(active.sum()),
+            )
+            active_rows = entry_rows[entry_active]
         active_ids = matrix.statement_ids[active]
         warm = _aligned(prev, "components", "statement_ids", active_ids)
         if warm is not None and warm.shape[0] != opts.n_components:
@@ -658,7 +663,7 @@ def _analyze(
             decided = active_votes.data != 0
             ratings = _subset(
                 active_votes,
-                entry_rows[entry_active],
+                active_rows,
                 decided,
                 (active_votes.data[decided] > 0).astype(np.float64),
                 active_votes.indices[decided],
