@@ -477,7 +477,9 @@ def moderation_screening_run(*, statement_id: int) -> ModerationScreening | None
     attempt = _screening_claim(statement_id=statement_id)
     if attempt is None:
         return None
-    statement = Statement.objects.select_related("conversation").get(pk=statement_id)
+    statement = Statement.objects.select_related("conversation").filter(pk=statement_id).first()
+    if statement is None:
+        return None  # Deleted since the claim, and its screening with it.
     result = screen_statement(provider=get_provider(), statement=statement)
     with transaction.atomic():
         # Race: a worker presumed dead by the reaper may finish after its successor claimed
