@@ -6,16 +6,21 @@ planted opinion groups, then prints:
 1. the run time of a clustering snapshot split into loading the votes from the database and
    computing (a cold run, then warm runs that start from the previous state);
 2. vote-to-snapshot latency (p50, p95) while votes stream in at 200 per second through the
-   real vote service, with a real Celery worker (Redis broker) reclustering behind them.
+   real vote service from several processes (each with its own database connection), with a
+   real Celery worker (a separate process, Redis broker) reclustering behind them. A vote's
+   latency runs from its commit to the first succeeded snapshot whose watermark covers its
+   VoteEvent; every snapshot of the run is kept (no pruning) so none is measured against a
+   later one.
 
-Usage (PostgreSQL, Redis and a database of its own; the data is rebuilt on every run):
+Usage (PostgreSQL, Redis and a database of its own; the data is rebuilt unless --reuse-data):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/agora_live_bench \\
-        .venv/bin/python benchmarks/live_pipeline.py [--stream-seconds 60]
+        .venv/bin/python benchmarks/live_pipeline.py [--stream-seconds 60] [--reuse-data]
 """
 
 import argparse
 import io
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -56,6 +61,7 @@ from deliberation.services.snapshots import snapshot_run  # noqa: E402
 from deliberation.services.votes import vote_cast  # noqa: E402
 
 SLUG = "bench-live-pipeline"
+SENDER_START_S = 15.0  # head start for the sender processes to start and set Django up
 
 
 def build(n_participants: int, n_statements: int, n_votes: int, seed: int) -> Conversation:
@@ -132,8 +138,39 @@ def run_split(conversation: Conversation, runs: int) -> None:
         )
 
 
-def stream(conversation: Conversation, seconds: float, rate: float, seed: int) -> None:
-    print(f"\n== streaming {rate:.0f} votes/s for {seconds:.0f} s through vote_cast ==")
+def _send_votes(
+    participant_ids: list[int], due_times: list[float], seed: int
+) -> list[tuple[int, float]]:
+    """One sender process: its own participants and database connection, each vote through
+    vote_cast at its due time. Returns (VoteEvent id, commit time) per vote."""
+    participants = list(Participant.objects.filter(pk__in=participant_ids))
+    conversation_id = participants[0].conversation_id
+    statements = list(
+        Statement.objects.filter(conversation_id=conversation_id).select_related("conversation")
+    )
+    rng = np.random.default_rng(seed)
+    cast = []
+    for due in due_times:
+        pause = due - time.time()
+        if pause > 0:
+            time.sleep(pause)
+        participant = participants[int(rng.integers(len(participants)))]
+        statement = statements[int(rng.integers(len(statements)))]
+        vote_cast(participant=participant, statement=statement, value=int(rng.integers(-1, 2)))
+        committed = time.time()
+        # This sender alone votes as this participant, so the pair's latest event is ours.
+        event = VoteEvent.objects.filter(participant=participant, statement=statement).latest("id")
+        cast.append((event.pk, committed))
+    return cast
+
+
+def stream(
+    conversation: Conversation, seconds: float, rate: float, senders: int, seed: int
+) -> None:
+    print(
+        f"\n== streaming {rate:.0f} votes/s for {seconds:.0f} s through vote_cast from {senders}"
+        " sender processes; a real Celery worker (separate process, Redis broker) reclusters =="
+    )
     worker = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/celery"),
@@ -153,26 +190,23 @@ def stream(conversation: Conversation, seconds: float, rate: float, seed: int) -
     )
     try:
         time.sleep(4)  # worker start
-        participants = list(Participant.objects.filter(conversation=conversation)[:5000])
-        statements = list(Statement.objects.filter(conversation=conversation))
-        rng = np.random.default_rng(seed)
-        cast: list[tuple[int, float]] = []
-        start = time.time()
+        participant_ids = list(
+            Participant.objects.filter(conversation=conversation)
+            .order_by("id")
+            .values_list("id", flat=True)[:5000]
+        )
         n = int(seconds * rate)
-        for i in range(n):
-            due = start + i / rate
-            pause = due - time.time()
-            if pause > 0:
-                time.sleep(pause)
-            vote_cast(
-                participant=participants[int(rng.integers(len(participants)))],
-                statement=statements[int(rng.integers(len(statements)))],
-                value=int(rng.integers(-1, 2)),
+        # Separate processes, so the senders' Python does not share one interpreter lock; each
+        # sets Django up by importing this module, within the head start given here.
+        start = time.time() + SENDER_START_S
+        due = [start + i / rate for i in range(n)]
+        with multiprocessing.get_context("spawn").Pool(senders) as pool:
+            per_sender = pool.starmap(
+                _send_votes,
+                [(participant_ids[k::senders], due[k::senders], seed + k) for k in range(senders)],
             )
-            cast.append(
-                (VoteEvent.objects.filter(conversation=conversation).latest("id").pk, time.time())
-            )
-        achieved = n / (time.time() - start)
+        cast = sorted(vote for votes in per_sender for vote in votes)
+        achieved = len(cast) / (max(at for _, at in cast) - start)
         last_event = cast[-1][0]
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -217,8 +251,9 @@ def stream(conversation: Conversation, seconds: float, rate: float, seed: int) -
         loads = [t["load"] for _, _, t in runs]
         computes = [t["compute"] for _, _, t in runs]
         print(
-            f"runs under streaming: load median {statistics.median(loads):.0f} ms, "
-            f"compute median {statistics.median(computes):.0f} ms"
+            f"runs under streaming: load median {statistics.median(loads):.0f} ms "
+            f"(max {max(loads):.0f}), compute median {statistics.median(computes):.0f} ms "
+            f"(max {max(computes):.0f})"
         )
 
 
@@ -230,6 +265,7 @@ def main() -> None:
     parser.add_argument("--warm-runs", type=int, default=2)
     parser.add_argument("--stream-seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--senders", type=int, default=4, help="Processes casting votes.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--reuse-data", action="store_true", help="Keep the conversation of a previous run."
@@ -250,7 +286,7 @@ def main() -> None:
         f"ready in {time.perf_counter() - started:.1f} s"
     )
     run_split(conversation, 1 + args.warm_runs)
-    stream(conversation, args.stream_seconds, args.rate, args.seed)
+    stream(conversation, args.stream_seconds, args.rate, args.senders, args.seed)
 
 
 if __name__ == "__main__":

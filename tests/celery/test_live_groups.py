@@ -28,12 +28,15 @@ from tests.factories import ConversationFactory, ParticipantFactory, StatementFa
 pytestmark = [
     pytest.mark.celery_worker,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.timeout(120),
+    pytest.mark.timeout(300),
 ]
 
 BROKER = "redis://127.0.0.1:6379/5"
 ROOT = Path(__file__).resolve().parents[2]
 TIMINGS = {"DEBOUNCE_S": 0.5, "HEARTBEAT_S": 0.3, "STALE_S": 2.0, "SWEEP_EVERY_S": 1.0}
+# Generous but bounded: under a loaded machine a worker can take long to import and connect.
+WORKER_START_S = 60
+WAIT_S = 60
 
 
 @pytest.fixture
@@ -51,8 +54,16 @@ def queue(settings: Any) -> Iterator[str]:
 
 
 @pytest.fixture
-def start_worker(queue: str, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+def start_worker(
+    queue: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Starts worker subprocesses and waits until each consumes; stops them after the test.
+
+    Their logs are attached to the report of a failing test (tests/celery/conftest.py).
+    """
     workers: list[subprocess.Popen[bytes]] = []
+    logs: list[Path] = []
+    request.node.worker_logs = logs
     database = connection.settings_dict
 
     def start(*, beat: bool = False, **hooks: str) -> subprocess.Popen[bytes]:
@@ -68,16 +79,25 @@ def start_worker(queue: str, tmp_path: Path) -> Iterator[Callable[..., subproces
         args = ["-Q", queue, "--concurrency", "1", "-l", "info", "-n", f"w{len(workers)}@%h"]
         if beat:
             args += ["-B", "-s", str(tmp_path / f"beat-{len(workers)}")]
-        log = open(tmp_path / f"worker-{len(workers)}.log", "wb")  # noqa: SIM115
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "tests.celery.worker_main", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        log_path = tmp_path / f"worker-{len(workers)}.log"
+        logs.append(log_path)
+        with open(log_path, "wb") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "tests.celery.worker_main", *args],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         workers.append(worker)
+        # A worker busy importing under a loaded machine must not eat into a test's deadline.
+        wait_for(
+            lambda: worker.poll() is not None or b" ready." in log_path.read_bytes(),
+            timeout=WORKER_START_S,
+            what=f"worker {log_path.name} to start consuming",
+        )
+        assert worker.poll() is None, f"worker {log_path.name} exited with {worker.returncode}"
         return worker
 
     yield start
@@ -100,6 +120,11 @@ def wait_for(check: Callable[[], Any], *, timeout: float, what: str) -> Any:
             return found
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def task_finished(log: Path, task_id: str) -> bool:
+    """Whether the worker's log shows this task done."""
+    return f"[{task_id}] succeeded in " in log.read_text(errors="replace")
 
 
 def covering_snapshot(conversation_id: int, event_id: int) -> Snapshot | None:
@@ -157,7 +182,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_run_completes_once(
                 conversation=conversation, status=SnapshotStatus.RUNNING
             ).first()
         ),
-        timeout=30,
+        timeout=WAIT_S,
         what="the doomed worker to start computing",
     )
 
@@ -167,7 +192,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_run_completes_once(
 
     wait_for(
         lambda: Snapshot.objects.filter(pk=running.pk, status=SnapshotStatus.SUCCEEDED).exists(),
-        timeout=30,
+        timeout=WAIT_S,
         what="the replacement worker to complete the run",
     )
     running.refresh_from_db()
@@ -195,18 +220,20 @@ def test_a_task_delivered_twice_computes_once(
         )
     Snapshot.objects.filter(conversation=conversation).delete()  # no worker ran them yet
     snapshot = Snapshot.objects.create(conversation=conversation)
-    snapshot_run_task.apply_async(args=(snapshot.pk,))
-    snapshot_run_task.apply_async(args=(snapshot.pk,))
+    deliveries = [snapshot_run_task.apply_async(args=(snapshot.pk,)).id for _ in range(2)]
 
     start_worker(AGORA_TEST_CALLS_FILE=str(calls))
 
     wait_for(
         lambda: Snapshot.objects.filter(pk=snapshot.pk, status=SnapshotStatus.SUCCEEDED).exists(),
-        timeout=30,
+        timeout=WAIT_S,
         what="the snapshot",
     )
-    # The second delivery is consumed right after the first; give it time to (not) compute.
-    time.sleep(1.5)
+    wait_for(
+        lambda: all(task_finished(tmp_path / "worker-0.log", task) for task in deliveries),
+        timeout=WAIT_S,
+        what="the worker to finish both deliveries",
+    )
     snapshot.refresh_from_db()
     assert snapshot.attempt == 1
     assert len(calls.read_text().split()) == 1
@@ -227,7 +254,7 @@ def test_a_crashing_run_is_marked_failed_and_the_next_trigger_recovers(
         lambda: Snapshot.objects.filter(
             conversation=conversation, status=SnapshotStatus.FAILED
         ).first(),
-        timeout=20,
+        timeout=WAIT_S,
         what="the failed snapshot",
     )
     assert failed.error == "RuntimeError: injected fault: the clustering crashed"
@@ -236,6 +263,6 @@ def test_a_crashing_run_is_marked_failed_and_the_next_trigger_recovers(
     vote_cast(participant=participants[1], statement=statement, value=0)
     last = VoteEvent.objects.latest("id").pk
     recovered = wait_for(
-        lambda: covering_snapshot(conversation.pk, last), timeout=20, what="the recovery run"
+        lambda: covering_snapshot(conversation.pk, last), timeout=WAIT_S, what="the recovery run"
     )
     assert recovered.pk > failed.pk
