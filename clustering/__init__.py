@@ -15,17 +15,18 @@ previous_state=None) -> Analysis``
     as is or after a JSON round trip.
 
 ``Options(random_state=0, max_k=5, n_components=2, community_notes=True,
-count_zeroed_as_voted=False, group_max_iter=100)``
+count_zeroed_as_voted=False, group_max_iter=100, group_seedings=10)``
     ``count_zeroed_as_voted`` reproduces Polis's quirk of counting moderated-out and meta
     statements as voted in the projection scaling; ``group_max_iter=20`` its group k-means cut
-    short. ``Options.reproduce_polis(**changes)`` sets both, to compare with Polis's exports;
-    the defaults keep the fixes.
+    short; ``group_seedings=0`` its single start. ``Options.reproduce_polis(**changes)`` sets
+    all three, to compare with Polis's exports; the defaults keep the fixes.
 
 k-means
     Polis's: a cold start takes the first distinct points in canonical order (participants by
     id, base clusters by id), so the result never depends on the order of the input rows; a
     warm start recentres the previous clusters on their members and splits off the farthest
-    points up to k.
+    points up to k. Cold group runs also try k-means++ seedings (lowest inertia wins); beyond
+    Polis's 100,000-participant cap, cold base clusters are first fitted on a fixed-seed sample.
 
 ``Analysis`` (what the Django side reads)
     ``k``; per participant, aligned arrays ``participant_ids``, ``group`` (stable group id or
