@@ -123,15 +123,21 @@ def snapshot_dispatch_waiting(*, conversation_id: int) -> None:
     """Send the task of the conversation's queued snapshot, if there is one.
 
     A queued run whose task arrived while another run held the conversation gave up; the run
-    that finishes calls this so the waiting one starts without waiting for the reaper.
+    that finishes calls this so the waiting one starts without waiting for the reaper. It
+    still waits out its own debounce, so runs start at least ``DEBOUNCE_S`` apart.
     """
     waiting = (
         Snapshot.objects.filter(conversation_id=conversation_id, status=SnapshotStatus.QUEUED)
-        .values_list("pk", flat=True)
+        .values_list("pk", "created_at")
         .first()
     )
     if waiting is not None:
-        snapshot_dispatch(snapshot_id=waiting)
+        snapshot_id, created_at = waiting
+        debounce_ends = created_at + timedelta(seconds=settings.AGORA_RECLUSTER["DEBOUNCE_S"])
+        snapshot_dispatch(
+            snapshot_id=snapshot_id,
+            countdown=(debounce_ends - timezone.now()).total_seconds(),
+        )
 
 
 def recompute_catch_up() -> list[int]:

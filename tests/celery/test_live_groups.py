@@ -143,6 +143,7 @@ def test_a_burst_of_votes_gives_few_runs_and_the_last_includes_the_last_vote(
     statements = [StatementFactory.create(conversation=conversation) for _ in range(10)]
     participants = [ParticipantFactory.create(conversation=conversation) for _ in range(40)]
 
+    first_vote_at = time.monotonic()
     for participant in participants:
         for index, statement in enumerate(statements):
             vote_cast(participant=participant, statement=statement, value=index % 3 - 1)
@@ -156,8 +157,13 @@ def test_a_burst_of_votes_gives_few_runs_and_the_last_includes_the_last_vote(
     assert final.watermark == last
     assert Vote.objects.filter(conversation=conversation).count() == 400
     assert VoteEvent.objects.filter(conversation=conversation).count() == 400
+    # Each run waits a debounce after the trigger that queued it, and that trigger came after
+    # the previous run started: runs start at least DEBOUNCE_S apart, however slowly a loaded
+    # machine casts the burst.
+    burst_s = last_vote_at - first_vote_at
+    most = int(burst_s / TIMINGS["DEBOUNCE_S"]) + 2
     runs = Snapshot.objects.filter(conversation=conversation).count()
-    assert 1 <= runs <= 20, f"{runs} runs for 400 votes"
+    assert 1 <= runs <= min(most, 100), f"{runs} runs for 400 votes cast in {burst_s:.1f} s"
     assert not Snapshot.objects.filter(status=SnapshotStatus.FAILED).exists()
 
 

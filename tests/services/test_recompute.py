@@ -313,3 +313,27 @@ def test_without_a_broker_the_vote_returns_at_once_and_a_background_thread_clust
 
     statuses = list(Snapshot.objects.order_by("id").values_list("status", "watermark"))
     assert statuses == [(SnapshotStatus.SUCCEEDED, last - 1), (SnapshotStatus.SUCCEEDED, last)]
+
+
+def test_a_waiting_run_started_by_the_finishing_one_still_waits_out_its_debounce(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.AGORA_RECLUSTER = {**settings.AGORA_RECLUSTER, "DEBOUNCE_S": 2.0}
+    sent: list[tuple[int, float]] = []
+    monkeypatch.setattr(
+        recompute,
+        "snapshot_dispatch",
+        lambda *, snapshot_id, countdown=0.0: sent.append((snapshot_id, countdown)),
+    )
+    fresh = Snapshot.objects.create(conversation=ConversationFactory.create())
+    old = Snapshot.objects.create(
+        conversation=ConversationFactory.create(), created_at=timezone.now() - timedelta(hours=1)
+    )
+
+    recompute.snapshot_dispatch_waiting(conversation_id=fresh.conversation_id)
+    recompute.snapshot_dispatch_waiting(conversation_id=old.conversation_id)
+
+    (fresh_id, fresh_countdown), (old_id, old_countdown) = sent
+    assert (fresh_id, old_id) == (fresh.pk, old.pk)
+    assert 1.0 < fresh_countdown <= 2.0
+    assert old_countdown < 0  # long due: sent at once
