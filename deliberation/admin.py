@@ -11,16 +11,22 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from deliberation.models import (
+    AICall,
     AllowedXid,
     AuditLogEntry,
+    BridgingSuggestion,
     Conversation,
+    DuplicateFlag,
     Participant,
     RateLimitHit,
     Snapshot,
+    SnapshotSummary,
     Statement,
+    StatementEmbedding,
     Vote,
     VoteEvent,
 )
+from deliberation.models.assistant import ModerationFlag, ModerationScreening
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -147,3 +153,77 @@ class SnapshotAdmin(ReadOnlyAdmin):
     search_fields = ["conversation__slug", "error"]
     # The packed positions and the clustering state are large binary/JSON blobs.
     exclude = ["positions", "state"]
+
+
+@admin.register(AICall)
+class AICallAdmin(ReadOnlyAdmin):
+    """The AI ledger: every model call, as the report and the console summarize it."""
+
+    list_display = [
+        "created_at",
+        "conversation",
+        "purpose",
+        "provider",
+        "model",
+        "outcome",
+        "prompt_tokens",
+        "completion_tokens",
+        "latency_ms",
+        "decision",
+    ]
+    list_filter = ["purpose", "outcome", "provider", "decision"]
+    search_fields = ["conversation__slug", "model", "prompt_version", "input_hash"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(StatementEmbedding)
+class StatementEmbeddingAdmin(ReadOnlyAdmin):
+    list_display = ["statement", "model", "text_hash", "created_at"]
+    list_filter = ["model"]
+    search_fields = ["statement__text", "text_hash"]
+    exclude = ["vector"]
+
+
+@admin.register(DuplicateFlag)
+class DuplicateFlagAdmin(ReadOnlyAdmin):
+    list_display = ["statement", "similar_to", "tier", "score", "stance", "method", "created_at"]
+    list_filter = ["tier", "stance", "method"]
+    search_fields = ["statement__text", "similar_to__text"]
+
+
+@admin.register(SnapshotSummary)
+class SnapshotSummaryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "snapshot", "ai_call", "created_at"]
+    list_filter = ["snapshot__conversation"]
+    search_fields = ["snapshot__conversation__slug"]
+
+
+@admin.register(BridgingSuggestion)
+class BridgingSuggestionAdmin(admin.ModelAdmin):
+    list_display = [
+        "text",
+        "conversation",
+        "status",
+        "source",
+        "forecast_bridging",
+        "forecast_error",
+        "decided_by",
+        "created_at",
+    ]
+    list_filter = ["status", "source", "conversation"]
+    search_fields = ["text", "original_text", "conversation__slug"]
+    raw_id_fields = ["conversation", "snapshot", "statement", "ai_call"]
+
+
+@admin.register(ModerationScreening)
+class ModerationScreeningAdmin(ReadOnlyAdmin):
+    list_display = ["statement", "state", "source", "attempt", "claimed_at", "finished_at"]
+    list_filter = ["state", "source"]
+    search_fields = ["statement__text"]
+
+
+@admin.register(ModerationFlag)
+class ModerationFlagAdmin(ReadOnlyAdmin):
+    list_display = ["statement", "kind", "confidence", "source", "reason", "created_at"]
+    list_filter = ["kind", "source"]
+    search_fields = ["statement__text", "reason"]

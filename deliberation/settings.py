@@ -192,6 +192,8 @@ AGORA_LLM = {
     "CHAT_MODEL": env.str("AGORA_CHAT_MODEL", default="gpt-4o-mini"),
     "EMBEDDING_MODEL": env.str("AGORA_EMBEDDING_MODEL", default="text-embedding-3-small"),
     "TIMEOUT_S": env.float("AGORA_LLM_TIMEOUT_S", default=30.0),
+    # While a participant waits (the duplicate check at submit): one short deadline, no retries.
+    "INTERACTIVE_TIMEOUT_S": env.float("AGORA_LLM_INTERACTIVE_TIMEOUT_S", default=2.0),
     "MAX_RETRIES": env.int("AGORA_LLM_MAX_RETRIES", default=3),
     "TOKEN_BUDGET_PER_CONVERSATION": env.int("AGORA_LLM_TOKEN_BUDGET", default=2_000_000),
 }

@@ -31,7 +31,7 @@ from deliberation.services.assistant import (
     bridging_suggestions_draft,
 )
 from deliberation.web.pages import voting_card
-from deliberation.web.views import CONVERSATION_TEMPLATE, _context, _is_htmx
+from deliberation.web.views import CONVERSATION_TEMPLATE, is_htmx, page_context
 
 LEDGER_PAGE_SIZE = 50
 
@@ -54,7 +54,9 @@ def _conversation_page(
     """The whole conversation page, for a form posted without JavaScript."""
     card = voting_card(conversation=conversation, participant=participant)
     return render(
-        request, CONVERSATION_TEMPLATE, _context(conversation, card, tiers=DuplicateTier, **extra)
+        request,
+        CONVERSATION_TEMPLATE,
+        page_context(conversation, card, tiers=DuplicateTier, **extra),
     )
 
 
@@ -72,7 +74,7 @@ def draft_check(request: HttpRequest, slug: str) -> HttpResponse:
             hints["check"] = assistant_draft_check(conversation=conversation, text=text)
         except AgoraError as error:
             hints["error"] = error
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(
             request,
             "assistant/_draft_hints.html",
@@ -111,7 +113,7 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
         context["error"] = error
         context["existing_id"] = getattr(error, "existing_id", None)
         context["reply"] = ChatReply(intent=Intent.DRAFT, draft=text)
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(
             request,
             "assistant/_chat_reply.html",

@@ -82,7 +82,7 @@ def conversation_detail(request: HttpRequest, conversation: Conversation) -> Htt
         participant=participant,
         requested=request.GET.get("statement"),
     )
-    return render(request, CONVERSATION_TEMPLATE, _context(conversation, card))
+    return render(request, CONVERSATION_TEMPLATE, page_context(conversation, card))
 
 
 @require_POST
@@ -110,18 +110,18 @@ def vote(request: HttpRequest, conversation: Conversation) -> HttpResponse:
         # The reason typed belongs to the statement it was typed for: keep it only when
         # that statement is still the one on the card.
         same_card = card.statement is not None and str(card.statement.pk) == posted_statement
-        context = _context(
+        context = page_context(
             conversation,
             card,
             vote_error=error,
             reason_draft=request.POST.get("reason", "") if same_card else "",
         )
         return _refusal(request, "participate/_vote_result.html", context, error)
-    if not _is_htmx(request):
+    if not is_htmx(request):
         return redirect("web:conversation", slug=conversation.slug)
     card = voting_card(conversation=conversation, participant=participant)
     return render(
-        request, "participate/_vote_result.html", _context(conversation, card, voted=True)
+        request, "participate/_vote_result.html", page_context(conversation, card, voted=True)
     )
 
 
@@ -161,23 +161,25 @@ def statement_add(request: HttpRequest, conversation: Conversation) -> HttpRespo
             else None
         )
         card = voting_card(conversation=conversation, participant=participant, requested=shown)
-        context = _context(
+        context = page_context(
             conversation, card, statement_error=error, statement_draft=text, duplicate=offer
         )
         return _refusal(request, "participate/_add_statement.html", context, error)
     messages.success(request, _added_message(statement))
-    if not _is_htmx(request):
+    if not is_htmx(request):
         return redirect(reverse("web:conversation", args=[conversation.slug]) + "#add-statement")
     card = voting_card(conversation=conversation, participant=participant, requested=shown)
     # A page at its end state shows no card; a statement visible at once may give it one.
     return render(
         request,
         "participate/_add_result.html",
-        _context(conversation, card, refresh_card=not shown),
+        page_context(conversation, card, refresh_card=not shown),
     )
 
 
-def _context(conversation: Conversation, card: VotingCard, **extra: Any) -> dict[str, Any]:
+def page_context(conversation: Conversation, card: VotingCard, **extra: Any) -> dict[str, Any]:
+    """Everything the conversation page and its fragments draw from; shared with the
+    assistant's no-JavaScript answers, which render the same page."""
     return {
         "conversation": conversation,
         "card": card,
@@ -212,7 +214,7 @@ def _join_refusal(
     logged-in users only): show the page without a card, saying why."""
     card = voting_card(conversation=conversation, participant=None)
     return _refusal(
-        request, fragment, _context(conversation, card, join_error=error, **extra), error
+        request, fragment, page_context(conversation, card, join_error=error, **extra), error
     )
 
 
@@ -220,7 +222,7 @@ def _refusal(
     request: HttpRequest, fragment: str, context: dict[str, Any], error: AgoraError
 ) -> HttpResponse:
     """A refused write: the fragment for htmx, the whole page for a plain post."""
-    template = fragment if _is_htmx(request) else CONVERSATION_TEMPLATE
+    template = fragment if is_htmx(request) else CONVERSATION_TEMPLATE
     return render(request, template, context, status=error.status_code)
 
 
@@ -230,13 +232,13 @@ def _added_message(statement: Statement) -> str:
     return "Thank you: your statement will appear to others once a moderator has reviewed it."
 
 
-def _is_htmx(request: HttpRequest) -> bool:
+def is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
 def _error_page(request: HttpRequest, error: AgoraError) -> HttpResponse:
     response = render(request, "error.html", {"error": error}, status=error.status_code)
-    if _is_htmx(request):
+    if is_htmx(request):
         # A fragment cannot say "this conversation is gone": reload, and the page will.
         response["HX-Refresh"] = "true"
     return response

@@ -31,7 +31,7 @@ def test_panel_shows_the_map_my_group_each_group_and_what_is_shared(client: Clie
     assert html.count('<polygon class="hull') == 2
     assert html.count("<circle") == 24 + 1  # everyone, and the "you are here" ring
     assert "You are here" in html
-    assert re.search(r"You are in group [AB]", html)
+    assert re.search(r"You are in Group [AB]", html)
     assert "You voted like most of your group on\n       8 of 8 statements" in html
     assert "<caption>The groups on the map</caption>" in html
     assert "Group A (12 people)" in html and "Group B (12 people)" in html
