@@ -63,10 +63,11 @@ def _dense_index(ids: IntArray) -> tuple[IntArray, IntArray]:
     if span > _TABLE_RANGE_FACTOR * len(ids) + 1024:
         unique, inverse = np.unique(ids, return_inverse=True)
         return unique.astype(np.int64), inverse.astype(np.int64)
+    offset = ids - low
     present = np.zeros(span, dtype=np.bool_)
-    present[ids - low] = True
+    present[offset] = True
     position = np.cumsum(present, dtype=np.int64) - 1
-    return np.flatnonzero(present).astype(np.int64) + low, position[ids - low]
+    return np.flatnonzero(present).astype(np.int64) + low, position[offset]
 
 
 def build_vote_matrix(
