@@ -1,6 +1,8 @@
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
+from django.conf import settings as django_settings
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 
@@ -11,7 +13,13 @@ def api_client() -> APIClient:
 
 
 @pytest.fixture(autouse=True)
-def recluster_inline(settings: Any) -> None:
+def recluster_inline() -> Iterator[None]:
     """Without a broker, run clustering inside the triggering call rather than on the
-    background thread, so tests see the snapshot as soon as the call returns."""
-    settings.AGORA_RECLUSTER = {**settings.AGORA_RECLUSTER, "EAGER_INLINE": True}
+    background thread, so tests see the snapshot as soon as the call returns.
+
+    Not through pytest-django's ``settings`` fixture: a test may name a parameter "settings".
+    """
+    with override_settings(
+        AGORA_RECLUSTER={**django_settings.AGORA_RECLUSTER, "EAGER_INLINE": True}
+    ):
+        yield
