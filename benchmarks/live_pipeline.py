@@ -265,7 +265,7 @@ def main() -> None:
     parser.add_argument("--warm-runs", type=int, default=2)
     parser.add_argument("--stream-seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=200.0)
-    parser.add_argument("--senders", type=int, default=4, help="Processes casting votes.")
+    parser.add_argument("--senders", type=int, default=8, help="Processes casting votes.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--reuse-data", action="store_true", help="Keep the conversation of a previous run."
