@@ -230,11 +230,12 @@ class BackgroundRunner:
 
     One thread means one run at a time, so a conversation never runs twice at once. A
     trigger that arrives during a run is kept and queues exactly one more run after it (the
-    queued snapshot absorbs any further triggers). While idle, the thread does the beat's
-    work every ``SWEEP_EVERY_S``: catching up and reaping runs a previous process left
-    behind. Work is done with short transactions and the thread's database connection is
-    closed after each step, so on SQLite the votes of the web threads wait at most for one
-    short write (the busy timeout), never for a whole run.
+    queued snapshot absorbs any further triggers). Every ``SWEEP_EVERY_S`` the thread runs
+    the beat's periodic tasks (catch-up, reapers), since no beat runs without a broker: runs
+    and summaries a previous process left behind are taken up again. Work is done with
+    short transactions and the thread's database connection is closed after each step, so
+    on SQLite the votes of the web threads wait at most for one short write (the busy
+    timeout), never for a whole run.
     """
 
     def __init__(self) -> None:
@@ -299,14 +300,17 @@ class BackgroundRunner:
                 self._wake.wait(min([self._next_sweep, *self._due.values()]) - now)
 
     def _loop(self) -> None:
-        from deliberation.tasks import snapshot_run_task  # The task module imports the services.
+        # The task module imports the services; importing it also registers every task.
+        from deliberation.celery import app
+        from deliberation.tasks import snapshot_run_task
 
         while (work := self._take()) is not None:
             triggered, due, sweep = work
+            periodic = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()]
             steps: list[Callable[[], object]] = [
                 *(lambda cid=cid: snapshot_queue(conversation_id=cid) for cid in triggered),
                 *(lambda sid=sid: snapshot_run_task.apply(args=(sid,)) for sid in due),
-                *((recompute_catch_up, snapshots_reap) if sweep else ()),
+                *((lambda name=name: app.tasks[name].apply()) for name in periodic if sweep),
             ]
             for step in steps:
                 try:

@@ -337,3 +337,26 @@ def test_a_waiting_run_started_by_the_finishing_one_still_waits_out_its_debounce
     assert (fresh_id, old_id) == (fresh.pk, old.pk)
     assert 1.0 < fresh_countdown <= 2.0
     assert old_countdown < 0  # long due: sent at once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_the_background_thread_runs_the_beat_and_catches_up_a_lost_trigger(
+    settings: Any,
+) -> None:
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.AGORA_RECLUSTER = {
+        **settings.AGORA_RECLUSTER,
+        "EAGER_INLINE": False,
+        "SWEEP_EVERY_S": 0.2,
+    }
+    forgotten = two_camps(per_camp=4)  # votes whose trigger was lost: no snapshot at all
+    try:
+        recompute.background_runner.trigger(conversation_id=ConversationFactory.create().pk)
+        deadline = time.monotonic() + 30
+        while not Snapshot.objects.filter(
+            conversation=forgotten.conversation, status=SnapshotStatus.SUCCEEDED
+        ).exists():
+            assert time.monotonic() < deadline, "the sweep never caught the conversation up"
+            time.sleep(0.05)
+    finally:
+        recompute.background_runner.stop()
