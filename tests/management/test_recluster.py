@@ -1,5 +1,6 @@
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from deliberation.models import Snapshot, SnapshotStatus, VoteEvent
 from tests.snapshot_data import two_camps
@@ -46,3 +47,21 @@ def test_recluster_without_wait_queues_one_run(
 def test_recluster_of_an_unknown_conversation_is_a_clear_error() -> None:
     with pytest.raises(CommandError, match="No conversation called 'nope'"):
         call_command("recluster", "nope")
+
+
+def test_recluster_without_wait_says_when_failing_runs_are_backing_off(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    camps = two_camps(per_camp=5)
+    for _ in range(2):
+        Snapshot.objects.create(
+            conversation=camps.conversation,
+            status=SnapshotStatus.FAILED,
+            error="boom",
+            finished_at=timezone.now(),
+        )
+
+    call_command("recluster", camps.conversation.slug)
+
+    assert "backing off until" in capsys.readouterr().out
+    assert not Snapshot.objects.filter(status=SnapshotStatus.QUEUED).exists()

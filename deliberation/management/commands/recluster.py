@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from deliberation.errors import AgoraError
 from deliberation.models import Conversation, SnapshotStatus
-from deliberation.services.recompute import snapshot_queue
+from deliberation.services.recompute import recompute_retry_at, snapshot_queue
 from deliberation.services.snapshots import snapshot_run_now
 
 
@@ -29,11 +29,16 @@ class Command(BaseCommand):
             raise CommandError(f"No conversation called {slug!r}.")
         if not wait:
             queued = snapshot_queue(conversation_id=conversation.pk, countdown=0.0)
-            self.stdout.write(
-                f"Queued snapshot {queued.pk}."
-                if queued is not None
-                else "A run is already queued; it will include every vote so far."
-            )
+            retry_at = recompute_retry_at(conversation_id=conversation.pk)
+            if queued is not None:
+                self.stdout.write(f"Queued snapshot {queued.pk}.")
+            elif retry_at is not None:
+                self.stdout.write(
+                    "Recent runs failed, so runs are backing off until "
+                    f"{retry_at:%Y-%m-%d %H:%M:%S %Z}; use --wait to run one now."
+                )
+            else:
+                self.stdout.write("A run is already queued; it will include every vote so far.")
             return
         try:
             snapshot = snapshot_run_now(conversation_id=conversation.pk)
