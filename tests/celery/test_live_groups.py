@@ -49,8 +49,20 @@ def queue(settings: Any) -> Iterator[str]:
         key: app.conf[key] for key in ("broker_url", "task_always_eager", "task_default_queue")
     }
     app.conf.update(broker_url=BROKER, task_always_eager=False, task_default_queue=name)
+    _forget_broker_connections()
     yield name
     app.conf.update(saved)
+    _forget_broker_connections()
+
+
+def _forget_broker_connections() -> None:
+    """Drop the connection pools an earlier test built for another broker URL.
+
+    Celery builds them once and never rereads ``broker_url``; it has no public reset, so
+    this does what Celery itself does after a fork.
+    """
+    app._pool = None  # type: ignore[attr-defined]
+    app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
 
 @pytest.fixture
