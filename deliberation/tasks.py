@@ -8,6 +8,7 @@ from celery import shared_task
 
 from deliberation.assistant import moderation_tasks  # noqa: F401  (registers its tasks)
 from deliberation.assistant import tasks as assistant_tasks  # noqa: F401  (registers its tasks)
+from deliberation.report import tasks as report_tasks  # noqa: F401  (registers its tasks)
 from deliberation.services.recompute import recompute_catch_up as _recompute_catch_up
 from deliberation.services.recompute import snapshots_reap as _snapshots_reap
 from deliberation.services.snapshots import snapshot_run

@@ -6,6 +6,7 @@ that module only).
 
 from celery import shared_task
 
+from deliberation.report.tasks import report_warm_task
 from deliberation.services.assistant import assistant_snapshot_follow_up
 from deliberation.services.snapshots import snapshot_summaries_catch_up
 
@@ -15,6 +16,8 @@ def summary_generate(snapshot_id: int) -> int | None:
     """Summarize a succeeded snapshot and record bridging outcomes. A second run finds the
     summary stored (one per snapshot) and rewrites the same outcomes."""
     summary = assistant_snapshot_follow_up(snapshot_id=snapshot_id)
+    # The report's cache key changes with the summary, so the report is warmed after it.
+    report_warm_task.delay(snapshot_id)
     return None if summary is None else summary.pk
 
 

@@ -91,6 +91,19 @@ def report_body_cached(*, conversation: Conversation, snapshot: Snapshot, sort: 
     return str(body)
 
 
+def report_warm(*, snapshot_id: int) -> bool:
+    """Build and cache the report readers will open first (the latest snapshot, default
+    order), so no reader pays the cold build. False when the snapshot is no longer the
+    latest succeeded one (a newer run will warm its own)."""
+    snapshot = Snapshot.objects.select_related("conversation").filter(pk=snapshot_id).first()
+    if snapshot is None or snapshot_latest_id(conversation=snapshot.conversation) != snapshot.pk:
+        return False
+    report_body_cached(
+        conversation=snapshot.conversation, snapshot=snapshot, sort=report_sort_clean(None)
+    )
+    return True
+
+
 @dataclass(frozen=True)
 class ReportPage:
     conversation: Conversation
