@@ -23,6 +23,13 @@ class SnapshotStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class SnapshotManager(models.Manager["Snapshot"]):
+    def get_queryset(self) -> models.QuerySet["Snapshot"]:
+        # The stored vote arrays run to megabytes and only the next run reads them (by name):
+        # nothing else should fetch them with every snapshot it lists.
+        return super().get_queryset().defer("vote_arrays")
+
+
 class Snapshot(models.Model):
     """One run of the clustering job, and what it found.
 
@@ -58,6 +65,11 @@ class Snapshot(models.Model):
         null=True, blank=True, help_text="Groups, consensus, per-statement statistics, metrics."
     )
     positions = models.BinaryField(null=True, blank=True)
+    # The deduplicated votes this run used, packed, so the next run loads only the votes cast
+    # since (services/snapshots.py); kept on the latest succeeded snapshot only.
+    vote_arrays = models.BinaryField(null=True, blank=True)
+
+    objects = SnapshotManager()
 
     class Meta:
         ordering = ["-id"]

@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import psycopg
 from django.conf import settings
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
@@ -47,6 +49,23 @@ _PACKED_VOTE = np.dtype([("participant", ">i8"), ("statement", ">i8"), ("value",
 _COPY_FIELD_OFFSET = 19 + 2
 _COPY_VALUE_OFFSET = _COPY_FIELD_OFFSET + 4
 
+# The vote arrays a succeeded run stores for the next one (Snapshot.vote_arrays), sorted by
+# (participant, statement): a header of int64 (format version, votes, the event id they are
+# complete through, pending ids, participants, lowest statement id, statement offset width),
+# the pending event ids, each participant id with its vote count, then per vote the statement
+# id's offset (2 bytes up to 65,535 statements apart, else 4) and the value (1 byte): about
+# 3 bytes a vote. zlib level 1 shrank it to 2 bytes but took 170 ms for 2M votes, more than
+# the whole incremental load. A blob of another version is ignored: the next run loads in
+# full and writes the new format.
+_ARRAYS_VERSION = 1
+_ARRAYS_HEADER = 7
+# An event id is assigned when its vote's transaction inserts it, not when it commits, so a
+# vote in flight during a load has a lower id than events the load already sees. Its id stays
+# "pending" and the next run reads it again; an id missing for longer than this many later
+# events is taken as rolled back (vote_cast's transaction lasts milliseconds, and 100,000
+# events are over 8 minutes at 200 votes/s). Beyond it, the next run loads in full.
+_SETTLE_WINDOW = 100_000
+
 _EMPTY_RESULTS: dict[str, Any] = {
     "groups": [],
     "statements": {},
@@ -72,6 +91,8 @@ class VoteInput:
     meta: list[int]
     excluded: list[int]
     previous_state: dict[str, Any] | None
+    # What this run stores for the next one's incremental load (None: it loads in full).
+    vote_arrays: bytes | None = None
 
 
 def snapshot_claim(*, snapshot_id: int) -> int | None:
@@ -183,11 +204,200 @@ def _votes_load(
     return flat[:, 0], flat[:, 1], flat[:, 2]
 
 
+@dataclass(frozen=True)
+class _VoteArrays:
+    """A conversation's current votes, one per (participant, statement), sorted by that pair.
+
+    Complete through event ``through`` except the ``pending`` event ids, which were assigned
+    but not committed when the votes were read.
+    """
+
+    participants: npt.NDArray[np.int64]
+    statements: npt.NDArray[np.int64]
+    values: npt.NDArray[np.int8]
+    through: int
+    pending: npt.NDArray[np.int64]
+
+    def pack(self) -> bytes:
+        """The stored form."""
+        starts = np.flatnonzero(np.diff(self.participants, prepend=-1))
+        counts = np.diff(starts, append=len(self.participants))
+        low = int(self.statements.min(initial=0))
+        span = int(self.statements.max(initial=0)) - low
+        offset_dtype = "<u2" if span <= np.iinfo(np.uint16).max else "<u4"
+        header = [_ARRAYS_VERSION, len(self.values), self.through, len(self.pending)]
+        header += [len(starts), low, np.dtype(offset_dtype).itemsize]
+        return b"".join(
+            [
+                np.array(header, dtype="<i8").tobytes(),
+                self.pending.astype("<i8").tobytes(),
+                self.participants[starts].astype("<i8").tobytes(),
+                counts.astype("<i4").tobytes(),
+                (self.statements - low).astype(offset_dtype).tobytes(),
+                self.values.astype(np.int8).tobytes(),
+            ]
+        )
+
+    @classmethod
+    def unpack(cls, blob: bytes) -> "_VoteArrays | None":
+        """The arrays a previous run stored, or None if they are in another format."""
+        if int(np.frombuffer(blob, dtype="<i8", count=1)[0]) != _ARRAYS_VERSION:
+            return None
+        _, n, through, n_pending, n_runs, low, width = (
+            int(number) for number in np.frombuffer(blob, dtype="<i8", count=_ARRAYS_HEADER)
+        )
+        at = 8 * _ARRAYS_HEADER
+        pending = np.frombuffer(blob, dtype="<i8", count=n_pending, offset=at)
+        at += pending.nbytes
+        runs = np.frombuffer(blob, dtype="<i8", count=n_runs, offset=at)
+        at += runs.nbytes
+        counts = np.frombuffer(blob, dtype="<i4", count=n_runs, offset=at)
+        at += counts.nbytes
+        offsets = np.frombuffer(blob, dtype="<u2" if width == 2 else "<u4", count=n, offset=at)
+        return cls(
+            participants=np.repeat(runs.astype(np.int64), counts),
+            statements=offsets.astype(np.int64) + low,
+            values=np.frombuffer(blob, dtype=np.int8, count=n, offset=at + offsets.nbytes),
+            through=through,
+            pending=pending.astype(np.int64),
+        )
+
+
+def _event_sequence_last() -> int:
+    """The last event id handed out, committed or not (a sequence is not transactional)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_sequence_last_value(pg_get_serial_sequence(%s, 'id')::regclass)",
+            [VoteEvent._meta.db_table],
+        )
+        (last,) = cursor.fetchone()
+    return int(last or 0)
+
+
+def _events_since(
+    *, conversation_id: int, after: int, pending: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Visible events with id > ``after`` or among ``pending``, of every conversation.
+
+    Returns their ids (to tell which pending and new ids have committed) and this
+    conversation's ones as (participant, statement, value) rows in id order.
+    """
+    query = sql.SQL(
+        "SELECT id, conversation_id = %s, participant_id, statement_id, value FROM {}"
+        " WHERE id > %s OR id = ANY(%s) ORDER BY id"
+    ).format(sql.Identifier(VoteEvent._meta.db_table))
+    with connection.cursor() as cursor:
+        cursor.execute(query, [conversation_id, after, pending.tolist()])
+        rows = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 5)
+    return rows[:, 0], rows[rows[:, 1] == 1][:, 2:]
+
+
+def _pending_ids(
+    *, low: int, through: int, visible: npt.NDArray[np.int64], pending: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Ids assigned by ``through`` but not visible: in (low, through], or still pending."""
+    candidates = np.concatenate([pending, np.arange(low + 1, through + 1, dtype=np.int64)])
+    missing = np.setdiff1d(candidates, visible)
+    return missing[missing > through - _SETTLE_WINDOW]
+
+
+def _sorted_by_pair(
+    participants: npt.NDArray[np.int64], statements: npt.NDArray[np.int64], values: Any
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int8]]:
+    # One int64 key per pair sorts about twice as fast as np.lexsort on the two columns.
+    order = np.argsort(participants * (int(statements.max(initial=0)) + 1) + statements)
+    return participants[order], statements[order], values[order].astype(np.int8)
+
+
+def _merged(base: _VoteArrays, events: npt.NDArray[np.int64]) -> tuple[Any, Any, Any]:
+    """``base`` with the events (participant, statement, value rows in id order) applied."""
+    if not len(events):
+        return base.participants, base.statements, base.values
+    width = int(max(base.statements.max(initial=0), events[:, 1].max())) + 1
+    keys = base.participants * width + base.statements
+    event_keys = events[:, 0] * width + events[:, 1]
+    # The last event per pair wins: np.unique keeps the first of the reversed rows.
+    unique_keys, first_reversed = np.unique(event_keys[::-1], return_index=True)
+    latest = events[::-1][first_reversed]
+    at = np.asarray(np.searchsorted(keys, unique_keys), dtype=np.int64)
+    found: npt.NDArray[np.bool_] = at < len(keys)
+    found[found] = keys[at[found]] == unique_keys[found]
+    values = base.values.copy()
+    values[at[found]] = latest[found, 2]
+    new = ~found
+    # Inserting at the searchsorted positions keeps the pairs sorted.
+    return (
+        np.insert(base.participants, at[new], latest[new, 0]),
+        np.insert(base.statements, at[new], latest[new, 1]),
+        np.insert(values, at[new], latest[new, 2].astype(np.int8)),
+    )
+
+
+def _votes_current(
+    *, conversation_id: int, blob: bytes | None, statement_ids: list[int]
+) -> _VoteArrays:
+    """The conversation's current votes: the previous run's arrays plus the events since, or a
+    full load when there are none to start from. Runs inside the loading transaction.
+    """
+    through = _event_sequence_last()
+    base = _VoteArrays.unpack(blob) if blob else None
+    if base is None or through - base.through > _SETTLE_WINDOW:
+        participants, statements, values = _sorted_by_pair(
+            *(column.astype(np.int64) for column in _votes_load(conversation_id))
+        )
+        low = max(through - _SETTLE_WINDOW, 0)
+        visible, _ = _events_since(
+            conversation_id=conversation_id, after=low, pending=np.zeros(0, dtype=np.int64)
+        )
+        return _VoteArrays(
+            participants=participants,
+            statements=statements,
+            values=values,
+            through=through,
+            pending=_pending_ids(
+                low=low, through=through, visible=visible, pending=np.zeros(0, dtype=np.int64)
+            ),
+        )
+    visible, events = _events_since(
+        conversation_id=conversation_id, after=base.through, pending=base.pending
+    )
+    participants, statements, values = _merged(base, events)
+    # Votes go only when their participant or statement is deleted (the product never does,
+    # the admin can), and their events go with them: drop such votes from the base too.
+    existing = Participant.objects.filter(conversation_id=conversation_id).aggregate(
+        ids=ArrayAgg("pk", default=[])
+    )["ids"]
+    keep = _in(participants, existing) & _in(statements, statement_ids)
+    return _VoteArrays(
+        participants=participants[keep],
+        statements=statements[keep],
+        values=values[keep],
+        through=through,
+        pending=_pending_ids(
+            low=base.through, through=through, visible=visible, pending=base.pending
+        ),
+    )
+
+
+def _in(ids: npt.NDArray[np.int64], members: list[int]) -> npt.NDArray[np.bool_]:
+    """``np.isin`` through a lookup table: linear, where isin sorts the millions of votes."""
+    if not members or not len(ids):
+        return np.zeros(len(ids), dtype=bool)
+    low, high = min(members), max(members)
+    table = np.zeros(high - low + 1, dtype=bool)
+    table[np.asarray(members) - low] = True
+    inside = (ids >= low) & (ids <= high)
+    found = np.zeros(len(ids), dtype=bool)
+    found[inside] = table[ids[inside] - low]
+    return found
+
+
 def snapshot_load_input(*, conversation_id: int) -> VoteInput:
     """Read the votes and everything around them as of one moment.
 
     On PostgreSQL the reads share one REPEATABLE READ transaction, so the watermark is exactly
-    the last vote event the loaded votes include.
+    the last vote event the loaded votes include, and the votes are the previous succeeded
+    run's stored arrays plus the events since (a full load when it stored none).
     """
     # Only an outermost transaction can choose its isolation level (not a savepoint).
     own_transaction = connection.vendor == "postgresql" and not connection.in_atomic_block
@@ -198,23 +408,39 @@ def snapshot_load_input(*, conversation_id: int) -> VoteInput:
         watermark = VoteEvent.objects.filter(conversation_id=conversation_id).aggregate(
             last=Max("id")
         )["last"]
-        participants, statements, values = _votes_load(conversation_id)
-        by_status = Statement.objects.filter(conversation_id=conversation_id).values_list(
-            "pk", "status", "is_meta"
+        by_status = list(
+            Statement.objects.filter(conversation_id=conversation_id).values_list(
+                "pk", "status", "is_meta"
+            )
         )
         excluded = list(
             Participant.objects.filter(conversation_id=conversation_id, excluded=True).values_list(
                 "pk", flat=True
             )
         )
-        previous_state = (
+        previous_state, blob = (
             Snapshot.objects.filter(
                 conversation_id=conversation_id, status=SnapshotStatus.SUCCEEDED
             )
             .order_by("-id")
-            .values_list("state", flat=True)
+            .values_list("state", "vote_arrays")
             .first()
-        )
+        ) or (None, None)
+        vote_arrays = None
+        if connection.vendor == "postgresql":
+            current = _votes_current(
+                conversation_id=conversation_id,
+                blob=bytes(blob) if blob else None,
+                statement_ids=[pk for pk, _, _ in by_status],
+            )
+            participants, statements, values = (
+                current.participants,
+                current.statements,
+                current.values,
+            )
+            vote_arrays = current.pack()
+        else:
+            participants, statements, values = _votes_load(conversation_id)
     pending = [pk for pk, status, _ in by_status if status == StatementStatus.PENDING]
     if pending:
         # Pending statements are not in the math: a statement moved back to pending keeps
@@ -230,6 +456,7 @@ def snapshot_load_input(*, conversation_id: int) -> VoteInput:
         meta=[pk for pk, _, is_meta in by_status if is_meta],
         excluded=excluded,
         previous_state=previous_state,
+        vote_arrays=vote_arrays,
     )
 
 
@@ -287,6 +514,26 @@ def _results_fields(data: VoteInput) -> dict[str, Any]:
     }
 
 
+def _vote_arrays_store(*, snapshot_id: int, conversation_id: int, blob: bytes) -> None:
+    """Keep the run's vote arrays for the next run, inside the transaction storing its results.
+
+    The next run starts from the latest succeeded snapshot's arrays, this one's, so older ones
+    are dead weight: they are cleared as this one lands, and a failed or dropped run leaves the
+    previous arrays in place.
+    """
+    # A binary parameter: Django's client-side binding would send the megabytes hex-escaped,
+    # 135 ms instead of 45 for 6 MB.
+    query = sql.SQL("UPDATE {} SET vote_arrays = %b WHERE id = %s").format(
+        sql.Identifier(Snapshot._meta.db_table)
+    )
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(query, [blob, snapshot_id])
+    Snapshot.objects.filter(
+        conversation_id=conversation_id, pk__lt=snapshot_id, vote_arrays__isnull=False
+    ).update(vote_arrays=None)
+
+
 def snapshot_compute(*, snapshot_id: int, attempt: int, conversation_id: int) -> bool:
     """Load, compute and store one claimed run. Returns whether its results were written.
 
@@ -312,6 +559,10 @@ def snapshot_compute(*, snapshot_id: int, attempt: int, conversation_id: int) ->
             written = claimed.update(
                 status=SnapshotStatus.SUCCEEDED, finished_at=timezone.now(), **fields
             )
+            if written and data.vote_arrays is not None:
+                _vote_arrays_store(
+                    snapshot_id=snapshot_id, conversation_id=conversation_id, blob=data.vote_arrays
+                )
     except Exception as exc:
         logger.exception("snapshot %s of conversation %s failed", snapshot_id, conversation_id)
         error = "".join(traceback.format_exception_only(exc)).strip()

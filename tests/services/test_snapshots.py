@@ -4,9 +4,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from deliberation.models import (
+    Participant,
     Snapshot,
     SnapshotStatus,
     SnapshotSummary,
@@ -24,8 +26,8 @@ from deliberation.services.snapshots import (
     snapshot_run,
     snapshot_summaries_catch_up,
 )
-from tests.factories import ConversationFactory
-from tests.snapshot_data import two_camps, votes_write
+from tests.factories import ConversationFactory, ParticipantFactory, StatementFactory
+from tests.snapshot_data import clustered, two_camps, votes_write
 
 pytestmark = pytest.mark.django_db
 
@@ -296,3 +298,166 @@ def test_summaries_catch_up_run_twice_writes_one_summary(
     with django_capture_on_commit_callbacks(execute=True):
         assert snapshot_summaries_catch_up() == []
     assert SnapshotSummary.objects.filter(snapshot=snapshot).count() == 1
+
+
+def _votes_in_table(conversation_id: int) -> list[tuple[int, int, int]]:
+    return sorted(
+        Vote.objects.filter(conversation_id=conversation_id).values_list(
+            "participant_id", "statement_id", "value"
+        )
+    )
+
+
+def _without_full_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_load(conversation_id: int) -> None:
+        raise AssertionError("the load should have started from the stored arrays")
+
+    monkeypatch.setattr(snapshots_service, "_votes_load", full_load)
+
+
+def test_incremental_load_equals_the_vote_table_after_revotes_new_statements_and_participants(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    camps = two_camps(per_camp=3, n_statements=4)
+    clustered(camps)
+    newcomer = ParticipantFactory.create(conversation=camps.conversation)
+    late_statement = StatementFactory.create(conversation=camps.conversation)
+    votes_write(
+        [
+            (camps.camp_a[0], camps.statements[0], 0),  # a re-vote changes the value
+            (camps.camp_b[1], late_statement, 1),
+            (newcomer, camps.statements[2], -1),
+            (newcomer, late_statement, 0),
+        ]
+    )
+    votes_write([(camps.camp_a[0], camps.statements[0], -1)])  # the last event of a pair wins
+    two_camps(per_camp=2, n_statements=2)  # another conversation's events stay out
+    _without_full_load(monkeypatch)
+
+    assert _loaded(camps.conversation.pk) == _votes_in_table(camps.conversation.pk)
+    assert len(_votes_in_table(camps.conversation.pk)) == 6 * 4 + 3
+
+
+def test_stored_arrays_replay_a_vote_that_committed_after_later_events_were_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    camps = two_camps(per_camp=3, n_statements=4)
+    # A vote in flight while the run reads: its event id is taken, its row not yet visible.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [VoteEvent._meta.db_table]
+        )
+        (in_flight_id,) = cursor.fetchone()
+    votes_write([(camps.camp_a[1], camps.statements[1], 0)])  # a later vote, already visible
+    clustered(camps)
+    now = timezone.now()
+    participant, statement = camps.camp_b[2], camps.statements[3]
+    VoteEvent.objects.create(
+        pk=in_flight_id,
+        conversation=camps.conversation,
+        participant=participant,
+        statement=statement,
+        value=0,
+        created_at=now,
+    )
+    Vote.objects.filter(participant=participant, statement=statement).update(value=0)
+    _without_full_load(monkeypatch)
+
+    assert _loaded(camps.conversation.pk) == _votes_in_table(camps.conversation.pk)
+    assert (participant.pk, statement.pk, 0) in _loaded(camps.conversation.pk)
+
+
+def test_first_run_loads_in_full_and_a_blob_of_another_format_is_ignored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    camps = two_camps(per_camp=3, n_statements=4)
+    full_loads: list[int] = []
+    real = snapshots_service._votes_load
+
+    def counted(conversation_id: int) -> Any:
+        full_loads.append(conversation_id)
+        return real(conversation_id)
+
+    monkeypatch.setattr(snapshots_service, "_votes_load", counted)
+    first = clustered(camps)
+    assert full_loads == [camps.conversation.pk]
+
+    votes_write([(camps.camp_a[0], camps.statements[0], 0)])
+    stored = Snapshot.objects.values_list("vote_arrays", flat=True).get(pk=first.pk)
+    assert stored is not None
+    other_version = np.int64(99).tobytes() + bytes(stored)[8:]
+    Snapshot.objects.filter(pk=first.pk).update(vote_arrays=other_version)
+
+    assert _loaded(camps.conversation.pk) == _votes_in_table(camps.conversation.pk)
+    assert full_loads == [camps.conversation.pk] * 2
+
+
+def test_only_the_latest_succeeded_snapshot_keeps_its_vote_arrays() -> None:
+    camps = two_camps(per_camp=3, n_statements=4)
+    first = clustered(camps)
+    votes_write([(camps.camp_a[0], camps.statements[0], 0)])
+    second = clustered(camps)
+
+    kept = dict(
+        Snapshot.objects.filter(conversation=camps.conversation).values_list("pk", "vote_arrays")
+    )
+    assert kept[first.pk] is None
+    assert kept[second.pk] is not None
+    # Listing snapshots leaves the megabytes in the database.
+    assert "vote_arrays" in Snapshot.objects.get(pk=second.pk).get_deferred_fields()
+
+
+def test_a_failed_run_keeps_the_previous_arrays_and_the_next_run_is_still_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    camps = two_camps(per_camp=3, n_statements=4)
+    first = clustered(camps)
+    votes_write([(camps.camp_a[0], camps.statements[0], 0)])
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise MemoryError("out of memory in the PCA")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(snapshots_service, "analyze", broken)
+        failed = clustered(camps)
+    assert failed.status == SnapshotStatus.FAILED
+    assert Snapshot.objects.filter(pk=first.pk, vote_arrays__isnull=False).exists()
+
+    votes_write([(camps.camp_b[0], camps.statements[1], 0)])
+    _without_full_load(monkeypatch)
+    recovered = clustered(camps)
+
+    assert recovered.status == SnapshotStatus.SUCCEEDED
+    assert recovered.n_votes == 24
+    assert _loaded(camps.conversation.pk) == _votes_in_table(camps.conversation.pk)
+
+
+def test_incremental_load_drops_the_votes_of_deleted_participants_and_statements(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    camps = two_camps(per_camp=3, n_statements=4)
+    clustered(camps)
+    camps.camp_a[0].delete()  # the admin can delete; the votes and events go with it
+    camps.statements[1].delete()
+    _without_full_load(monkeypatch)
+
+    assert _loaded(camps.conversation.pk) == _votes_in_table(camps.conversation.pk)
+    assert len(_votes_in_table(camps.conversation.pk)) == 5 * 3
+
+
+def test_incremental_load_still_leaves_out_pending_statements_and_names_the_excluded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    camps = two_camps(per_camp=3, n_statements=4)
+    clustered(camps)
+    pending, rejected = camps.statements[:2]
+    Statement.objects.filter(pk=pending.pk).update(status=StatementStatus.PENDING)
+    Statement.objects.filter(pk=rejected.pk).update(status=StatementStatus.REJECTED)
+    Participant.objects.filter(pk=camps.camp_b[0].pk).update(excluded=True)
+    _without_full_load(monkeypatch)
+
+    data = snapshot_load_input(conversation_id=camps.conversation.pk)
+
+    assert pending.pk not in data.statements
+    assert len(data.values) == 6 * 3
+    assert (data.moderated_out, data.excluded) == ([rejected.pk], [camps.camp_b[0].pk])
