@@ -4,7 +4,9 @@ On PostgreSQL, builds a conversation of 33,000 participants x 800 statements x 2
 planted opinion groups, then prints:
 
 1. the run time of a clustering snapshot split into loading the votes from the database and
-   computing (a cold run, then warm runs that start from the previous state);
+   computing (a cold run, which loads every vote, then warm runs that start from the previous
+   state and load the previous run's stored vote arrays plus the votes since), and the size of
+   the stored arrays;
 2. vote-to-snapshot latency (p50, p95) while votes stream in at 200 per second through the
    real vote service from several processes (each with its own database connection), with a
    real Celery worker (a separate process, Redis broker) reclustering behind them. A vote's
@@ -123,7 +125,9 @@ def build(n_participants: int, n_statements: int, n_votes: int, seed: int) -> Co
 
 def run_split(conversation: Conversation, runs: int) -> None:
     print("\n== run time split (in-process, one snapshot at a time) ==")
-    print(f"{'run':<8}{'load ms':>10}{'compute ms':>12}{'total ms':>10}  k  groups")
+    print(
+        f"{'run':<8}{'load ms':>10}{'compute ms':>12}{'total ms':>10}{'arrays MB':>11}  k  groups"
+    )
     for index in range(runs):
         snapshot = Snapshot.objects.create(conversation=conversation)
         started = time.perf_counter()
@@ -132,8 +136,11 @@ def run_split(conversation: Conversation, runs: int) -> None:
         assert done is not None and done.status == SnapshotStatus.SUCCEEDED, done and done.error
         t = done.timings_ms
         label = "cold" if index == 0 else f"warm {index}"
+        arrays = Snapshot.objects.values_list("vote_arrays", flat=True).get(pk=done.pk)
+        size_mb = len(arrays) / 1e6 if arrays is not None else 0.0
         print(
-            f"{label:<8}{t['load']:>10.0f}{t['compute']:>12.0f}{total:>10.0f}  {done.k}"
+            f"{label:<8}{t['load']:>10.0f}{t['compute']:>12.0f}{total:>10.0f}{size_mb:>11.1f}"
+            f"  {done.k}"
             f"  {sorted(done.group_sizes.values(), reverse=True)}"
         )
 
