@@ -222,8 +222,8 @@ class _VoteArrays:
         """The stored form."""
         starts = np.flatnonzero(np.diff(self.participants, prepend=-1))
         counts = np.diff(starts, append=len(self.participants))
-        low = int(self.statements.min(initial=0))
-        span = int(self.statements.max(initial=0)) - low
+        low = int(self.statements.min()) if len(self.statements) else 0
+        span = int(self.statements.max()) - low if len(self.statements) else 0
         offset_dtype = "<u2" if span <= np.iinfo(np.uint16).max else "<u4"
         header = [_ARRAYS_VERSION, len(self.values), self.through, len(self.pending)]
         header += [len(starts), low, np.dtype(offset_dtype).itemsize]

@@ -1,3 +1,4 @@
+import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -461,3 +462,24 @@ def test_incremental_load_still_leaves_out_pending_statements_and_names_the_excl
     assert pending.pk not in data.statements
     assert len(data.values) == 6 * 3
     assert (data.moderated_out, data.excluded) == ([rejected.pk], [camps.camp_b[0].pk])
+
+
+@pytest.mark.parametrize("statement_low", [1, 5_000_000])
+def test_stored_arrays_round_trip_two_and_four_byte_statement_offsets(statement_low: int) -> None:
+    arrays = snapshots_service._VoteArrays(
+        participants=np.array([3, 3, 4_000_000_000, 4_000_000_000, 4_000_000_001]),
+        statements=np.array([0, 70_000, 0, 9, 70_000]) + statement_low,
+        values=np.array([1, -1, 0, 1, -1], dtype=np.int8),
+        through=12,
+        pending=np.array([7, 10]),
+    )
+    blob = arrays.pack()
+
+    back = snapshots_service._VoteArrays.unpack(blob)
+
+    assert back is not None
+    for field in ("participants", "statements", "values", "pending"):
+        assert getattr(back, field).tolist() == getattr(arrays, field).tolist()
+    assert back.through == 12
+    narrow = dataclasses.replace(arrays, statements=arrays.statements % 1000 + statement_low)
+    assert len(narrow.pack()) == len(blob) - 2 * 5  # two bytes a vote when 65,535 apart at most
