@@ -13,6 +13,7 @@ import numpy.typing as npt
 from scipy.stats import beta
 
 __all__ = [
+    "META_PRIORITY",
     "Z_90",
     "ConsensusStatement",
     "GroupMetrics",
@@ -37,7 +38,8 @@ Z_90 = 1.2816
 
 _MAX_REPRESENTATIVE = 5
 _MAX_CONSENSUS = 5
-_META_PRIORITY = 49.0
+META_PRIORITY = 49.0
+"""Fixed routing priority of meta statements."""
 
 
 @dataclass(frozen=True)
@@ -415,4 +417,4 @@ def priority(everyone: Tallies, extremity: FloatArray, meta: BoolArray) -> Float
         / (s + 2.0)
     )
     scores = (importance * (1.0 + 8.0 * 2.0 ** (-s / 5.0))) ** 2
-    return np.where(meta, _META_PRIORITY, scores)
+    return np.where(meta, META_PRIORITY, scores)

@@ -8,12 +8,12 @@ once; the extremity part joins in once a clustering snapshot has placed the stat
 import random
 from dataclasses import dataclass
 
+import numpy as np
 from django.db.models import Count, Q
 
+from clustering.stats import Tallies, priority
 from deliberation.models import Participant, Statement, StatementStatus, Vote
 from deliberation.selectors.groups import statement_extremity_latest
-
-META_PRIORITY = 49.0
 
 
 @dataclass(frozen=True)
@@ -24,17 +24,6 @@ class Progress:
     @property
     def remaining(self) -> int:
         return max(self.available - self.voted, 0)
-
-
-def routing_priority(*, agrees: int, disagrees: int, seen: int, extremity: float = 0.0) -> float:
-    """Polis's priority: favour statements people take sides on, and new ones.
-
-    ``importance = (1 - (P+1)/(S+2)) * (E+1) * (A+1)/(S+2)``, then
-    ``priority = (importance * (1 + 8 * 2^(-S/5)))^2``.
-    """
-    passes = seen - agrees - disagrees
-    importance = (1 - (passes + 1) / (seen + 2)) * (extremity + 1) * (agrees + 1) / (seen + 2)
-    return float((importance * (1 + 8 * 2 ** (-seen / 5))) ** 2)
 
 
 def participant_progress(*, participant: Participant) -> Progress:
@@ -72,15 +61,15 @@ def statement_next_for_participant(
         return None
     if extremity is None:
         extremity = statement_extremity_latest(conversation_id=participant.conversation_id)
-    weights = [
-        META_PRIORITY
-        if statement.is_meta
-        else routing_priority(
-            agrees=statement.n_agree,
-            disagrees=statement.n_disagree,
-            seen=statement.n_seen,
-            extremity=extremity.get(statement.pk, 0.0),
-        )
-        for statement in candidates
-    ]
-    return (rng or random.Random()).choices(candidates, weights=weights, k=1)[0]
+    # The same priority function the clustering snapshot computes, fed live tallies.
+    live = Tallies(
+        agree=np.array([statement.n_agree for statement in candidates], dtype=np.float64),
+        disagree=np.array([statement.n_disagree for statement in candidates], dtype=np.float64),
+        total=np.array([statement.n_seen for statement in candidates], dtype=np.float64),
+    )
+    weights = priority(
+        live,
+        np.array([extremity.get(statement.pk, 0.0) for statement in candidates]),
+        np.array([statement.is_meta for statement in candidates]),
+    )
+    return (rng or random.Random()).choices(candidates, weights=weights.tolist(), k=1)[0]

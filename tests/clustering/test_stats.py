@@ -109,6 +109,36 @@ def test_new_statements_get_up_to_nine_times_the_weight_before_squaring() -> Non
     assert priority(fresh, np.zeros(1), np.array([False]))[0] == pytest.approx((0.25 * 9) ** 2)
 
 
+@pytest.mark.parametrize(
+    ("agrees", "disagrees", "seen", "extremity", "expected"),
+    [
+        # Never seen: importance (1 - 1/2) * 1 * 1/2 = 1/4, novelty 1 + 8 = 9.
+        (0, 0, 0, 0.0, (9 / 4) ** 2),
+        # 6 agree, 2 disagree, 2 pass of 10: (1 - 3/12) * 7/12 = 7/16, novelty 1 + 8/4 = 3.
+        (6, 2, 10, 0.0, (21 / 16) ** 2),
+        # 1 agree, 4 disagree of 5, extremity 0.5: (6/7) * 1.5 * (2/7) = 18/49, novelty 5.
+        (1, 4, 5, 0.5, (90 / 49) ** 2),
+        # Everyone passed, 10 of 10: (1 - 11/12) * 1/12 = 1/144, novelty 3.
+        (0, 0, 10, 0.0, (3 / 144) ** 2),
+    ],
+)
+def test_priority_matches_the_hand_computed_polis_formula(
+    agrees: int, disagrees: int, seen: int, extremity: float, expected: float
+) -> None:
+    tallies = Tallies(
+        np.array([float(agrees)]), np.array([float(disagrees)]), np.array([float(seen)])
+    )
+    result = priority(tallies, np.array([extremity]), np.array([False]))
+    assert result[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_novelty_boost_fades_as_a_statement_is_seen() -> None:
+    # Same agree share, more views: the 2^(-S/5) boost shrinks.
+    tallies = Tallies(np.array([1.0, 10.0]), np.array([1.0, 10.0]), np.array([2.0, 20.0]))
+    result = priority(tallies, np.zeros(2), np.array([False, False]))
+    assert result[0] > result[1]
+
+
 def test_credible_interval_is_the_beta_posterior_90_percent_interval() -> None:
     low, high = credible_interval(np.array([0.0]), np.array([0.0]))
     assert low[0] == pytest.approx(0.05) and high[0] == pytest.approx(0.95)

@@ -6,46 +6,14 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
+from clustering.stats import META_PRIORITY
 from deliberation.models import Participant, Statement, StatementStatus, Vote
-from deliberation.selectors.routing import (
-    META_PRIORITY,
-    participant_progress,
-    routing_priority,
-    statement_next_for_participant,
-)
+from deliberation.selectors.routing import participant_progress, statement_next_for_participant
 from tests.factories import ParticipantFactory, StatementFactory
 
 # Seeded, so each run draws the same; 1000 draws put 3 standard deviations under 0.04.
 DRAWS = 1000
 TOLERANCE = 0.04
-
-
-@pytest.mark.parametrize(
-    ("agrees", "disagrees", "seen", "extremity", "priority"),
-    [
-        # Never seen: importance (1 - 1/2) * 1 * 1/2 = 1/4, novelty 1 + 8 = 9.
-        (0, 0, 0, 0.0, (9 / 4) ** 2),
-        # 6 agree, 2 disagree, 2 pass of 10: (1 - 3/12) * 7/12 = 7/16, novelty 1 + 8/4 = 3.
-        (6, 2, 10, 0.0, (21 / 16) ** 2),
-        # 1 agree, 4 disagree of 5, extremity 0.5: (6/7) * 1.5 * (2/7) = 18/49, novelty 5.
-        (1, 4, 5, 0.5, (90 / 49) ** 2),
-        # Everyone passed, 10 of 10: (1 - 11/12) * 1/12 = 1/144, novelty 3.
-        (0, 0, 10, 0.0, (3 / 144) ** 2),
-    ],
-)
-def test_routing_priority_matches_the_hand_computed_polis_formula(
-    agrees: int, disagrees: int, seen: int, extremity: float, priority: float
-) -> None:
-    assert routing_priority(
-        agrees=agrees, disagrees=disagrees, seen=seen, extremity=extremity
-    ) == pytest.approx(priority, rel=1e-12)
-
-
-def test_novelty_boost_fades_as_a_statement_is_seen() -> None:
-    # Same agree share, more views: the 2^(-S/5) boost shrinks.
-    assert routing_priority(agrees=1, disagrees=1, seen=2) > routing_priority(
-        agrees=10, disagrees=10, seen=20
-    )
 
 
 def record_vote(participant: Participant, statement: Statement, value: int) -> None:
