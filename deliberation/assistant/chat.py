@@ -30,7 +30,6 @@ from deliberation.selectors.groups import (
     group_label,
     groups_view,
     participant_position,
-    snapshot_latest,
 )
 from deliberation.templatetags.group_names import group_name
 
@@ -206,10 +205,12 @@ def answer_question(
     *,
     provider: Provider,
     conversation: Conversation,
+    snapshot: Snapshot | None,
     participant: Participant | None,
     question: str,
 ) -> ChatReply:
-    snapshot = snapshot_latest(conversation=conversation)
+    """A free question, answered from the groups the asker may see (``snapshot`` is None when
+    the moderators hid them) and the asker's own statements."""
     reply = ChatReply(intent=Intent.ASK)
     try:
         answer = provider.chat_json(

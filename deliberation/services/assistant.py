@@ -586,6 +586,7 @@ def assistant_chat(
     return answer_question(
         provider=get_provider(),
         conversation=conversation,
+        snapshot=snapshot,
         participant=participant,
         question=question,
     )

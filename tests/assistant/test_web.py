@@ -212,6 +212,22 @@ def test_the_model_sees_no_other_participant_and_its_reply_is_escaped(
     assert "never argue for or against a position" in system
 
 
+def test_a_free_question_does_not_show_the_model_groups_hidden_from_the_asker(
+    client: Client, camps: Camps, fake_openai: FakeOpenAI
+) -> None:
+    run_snapshot(camps)
+    camps.conversation.show_groups = False
+    camps.conversation.save()
+    member(camps, client)
+    fake_openai.queue_chat({"reply": "The groups are not shared in this conversation."})
+
+    chat(client, camps, intent="ask", text="What does each group think?")
+
+    prompt = json.dumps(fake_openai.chat_requests()[-1]["messages"], ensure_ascii=False)
+    assert "camps on this topic" not in prompt
+    assert "You are in" not in prompt
+
+
 def moderator(camps: Camps, client: Client) -> User:
     user = UserFactory.create()
     camps.conversation.moderators.add(user)
