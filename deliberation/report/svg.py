@@ -115,8 +115,9 @@ def time_series_svg(
 
 
 GROUP_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#7f6d00")
-"""Okabe-Ito colours, distinguishable with the common colour-vision deficiencies; report.css
-gives the same colours to the ``group-<label>`` classes."""
+"""Okabe-Ito colours, distinguishable with the common colour-vision deficiencies and clear of
+the agree green. The one palette for groups: the report's swatches and bars and the
+participants' groups panel all take their colours from ``group_colour``."""
 UNGROUPED = "#9aa1ad"
 
 

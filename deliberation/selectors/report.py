@@ -38,6 +38,7 @@ from deliberation.models import (
     Visibility,
     VoteEvent,
 )
+from deliberation.report.svg import group_colour
 from deliberation.selectors.assistant import ai_ledger_totals, conversation_for_operator
 from deliberation.selectors.conversations import (
     WriteState,
@@ -289,6 +290,10 @@ class GroupVotes:
         return group_label(self.group_id)
 
     @property
+    def colour(self) -> str:
+        return group_colour(self.letter)
+
+    @property
     def label(self) -> str:
         return f"Group {self.letter}"
 
@@ -405,6 +410,10 @@ class GroupReport:
         return group_label(self.id)
 
     @property
+    def colour(self) -> str:
+        return group_colour(self.letter)
+
+    @property
     def label(self) -> str:
         return f"Group {self.letter}"
 
@@ -418,6 +427,10 @@ class BridgeGroup:
     @property
     def letter(self) -> str:
         return group_label(self.group_id)
+
+    @property
+    def colour(self) -> str:
+        return group_colour(self.letter)
 
 
 @dataclass(frozen=True)

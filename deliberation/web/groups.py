@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from deliberation.errors import AgoraError, NotFound, PermissionDenied
 from deliberation.identity import request_participant
 from deliberation.models import Conversation
+from deliberation.report.svg import UNGROUPED, group_colour
 from deliberation.selectors.conversations import conversation_get
 from deliberation.selectors.groups import (
     groups_view,
@@ -38,10 +39,13 @@ def _panel_context(request: HttpRequest, conversation: Conversation) -> dict[str
     view = groups_view(snapshot=snapshot)
     position = participant_position(view=view, participant=participant) if participant else None
     agreed = sum(c.agrees_with_group for c in position.comparisons) if position is not None else 0
+    group_map = opinion_map(snapshot=snapshot, participant=participant)
     return context | {
         "snapshot": snapshot,
         "view": view,
-        "map": opinion_map(snapshot=snapshot, participant=participant),
+        "map": group_map,
+        "group_colours": [(label, group_colour(label)) for label, *_ in group_map.rows]
+        + [("none", UNGROUPED)],
         "position": position,
         "agreed_with_group": agreed,
     }

@@ -5,6 +5,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from deliberation.models import ReportVisibility, Visibility
+from deliberation.report.svg import group_colour
 from deliberation.services.assistant import assistant_summarize
 from tests.factories import ConversationFactory, UserFactory
 from tests.report.real_data import Clustered, cluster
@@ -27,6 +28,15 @@ def test_latest_report_shows_the_conversation_groups_and_downloads(seattle: Clus
     assert "<svg" in page and "Opinion map" in page
     assert f"/report/seattle/{seattle.snapshot.pk}/export/pdf/" in page
     assert 'name="robots"' not in page
+
+
+def test_group_swatches_take_the_colours_of_the_opinion_map(seattle: Clustered) -> None:
+    page = Client().get("/report/seattle/").content.decode()
+
+    for letter in "AB":
+        colour = group_colour(letter)
+        assert f'<span class="swatch" style="--group: {colour}"></span>Group {letter}' in page
+        assert f'stroke="{colour}"' in page  # its outline on the map
 
 
 def test_frozen_report_stays_on_its_snapshot_and_points_to_the_latest(seattle: Clustered) -> None:

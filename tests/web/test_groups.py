@@ -3,6 +3,7 @@ import re
 import pytest
 from django.test import Client
 
+from deliberation.report.svg import UNGROUPED, group_colour
 from tests.factories import ConversationFactory, UserFactory
 from tests.snapshot_data import Camps, clustered, two_camps
 
@@ -34,6 +35,17 @@ def test_panel_shows_the_map_my_group_each_group_and_what_is_shared(client: Clie
     assert "<caption>The groups on the map</caption>" in html
     assert "Group A (12 people)" in html and "Group B (12 people)" in html
     assert camps.statements[-1].text in html.split("What people share")[1]
+
+
+@pytest.mark.django_db
+def test_panel_colours_its_groups_with_the_reports_palette(client: Client) -> None:
+    camps = two_camps(per_camp=4)
+    clustered(camps)
+
+    html = client.get(f"/c/{camps.conversation.slug}/groups/panel/").content.decode()
+
+    for label, colour in (("A", group_colour("A")), ("B", group_colour("B")), ("none", UNGROUPED)):
+        assert f".g-{label} {{ fill: {colour}; stroke: {colour}; }}" in html
 
 
 @pytest.mark.django_db
