@@ -9,7 +9,6 @@ from typing import cast
 
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
-from django.http import HttpRequest
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -59,18 +58,6 @@ DUPLICATE = _error("The same statement is already there; existing_id names it.")
 TOO_MANY = _error("Too many writes in a minute (code rate_limited): wait and try again.")
 
 
-def _http_request(request: Request) -> HttpRequest:
-    # identity.py takes Django's request type; DRF's Request proxies it and, unlike the
-    # underlying HttpRequest, carries the user a token authenticated.
-    return cast(HttpRequest, request)
-
-
-def _writing_participant(request: Request, conversation: Conversation) -> Participant:
-    participant = request_participant(_http_request(request), conversation, create=True)
-    assert participant is not None, "create=True always finds or makes one"
-    return participant
-
-
 @method_decorator(ensure_csrf_cookie, name="dispatch")
 class ConversationScopedView(APIView):
     # Views under /conversations/<slug>/: the conversation, honouring its visibility.
@@ -84,7 +71,7 @@ class ConversationScopedView(APIView):
 
     def current_participant(self) -> Participant | None:
         """The participant reading, without creating one for a mere visitor."""
-        return request_participant(_http_request(self.request), self.conversation(), create=False)
+        return request_participant(self.request, self.conversation(), create=False)
 
 
 @extend_schema_view(
@@ -163,7 +150,7 @@ class StatementListCreateView(ConversationScopedView, generics.ListAPIView[State
         else:
             statement = assistant_statement_submit(
                 conversation=conversation,
-                participant=_writing_participant(request, conversation),
+                participant=request_participant(request, conversation, create=True),
                 text=text,
                 confirmed=payload.validated_data["confirmed"],
             )
@@ -205,7 +192,7 @@ class VoteListCastView(ConversationScopedView, generics.ListAPIView[Vote]):
             conversation=conversation, statement_id=payload.validated_data["statement"]
         )
         vote = vote_cast(
-            participant=_writing_participant(request, conversation),
+            participant=request_participant(request, conversation, create=True),
             statement=statement,
             value=payload.validated_data["value"],
             reason=payload.validated_data["reason"],
@@ -230,7 +217,7 @@ class NextStatementView(ConversationScopedView):
             raise ConversationClosed("This conversation is not open for voting.")
         # Asking for a statement to vote on is where taking part starts: the participant is
         # created here, so the progress and the draw below are theirs from the first card on.
-        participant = _writing_participant(request, conversation)
+        participant = request_participant(request, conversation, create=True)
         statement = statement_next_for_participant(participant=participant)
         return Response(
             NextStatementSerializer(

@@ -21,7 +21,6 @@ from deliberation.identity import request_participant
 from deliberation.models import (
     Conversation,
     ModerationMode,
-    Participant,
     Statement,
     StatementStatus,
 )
@@ -89,7 +88,7 @@ def conversation_detail(request: HttpRequest, conversation: Conversation) -> Htt
 @_with_conversation
 def vote(request: HttpRequest, conversation: Conversation) -> HttpResponse:
     try:
-        participant = _writing_participant(request, conversation)
+        participant = request_participant(request, conversation, create=True)
     except AgoraError as error:
         return _join_refusal(request, conversation, error, "participate/_vote_result.html")
     posted_statement = request.POST.get("statement")
@@ -130,7 +129,7 @@ def vote(request: HttpRequest, conversation: Conversation) -> HttpResponse:
 def statement_add(request: HttpRequest, conversation: Conversation) -> HttpResponse:
     text = request.POST.get("text", "")
     try:
-        participant = _writing_participant(request, conversation)
+        participant = request_participant(request, conversation, create=True)
     except AgoraError as error:
         return _join_refusal(
             request,
@@ -195,12 +194,6 @@ def page_context(conversation: Conversation, card: VotingCard, **extra: Any) -> 
         "reason_max_length": REASON_MAX_LENGTH,
         **extra,
     }
-
-
-def _writing_participant(request: HttpRequest, conversation: Conversation) -> Participant:
-    participant = request_participant(request, conversation, create=True)
-    assert participant is not None, "create=True always finds or makes one"
-    return participant
 
 
 def _join_refusal(
