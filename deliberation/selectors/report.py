@@ -267,8 +267,26 @@ def report_sort_clean(sort: object) -> str:
     return str(sort)
 
 
+class _GroupNamed:
+    """The letter, label and colour of a group, the same on every part of the report."""
+
+    group_id: int
+
+    @property
+    def letter(self) -> str:
+        return group_label(self.group_id)
+
+    @property
+    def label(self) -> str:
+        return f"Group {self.letter}"
+
+    @property
+    def colour(self) -> str:
+        return group_colour(self.letter)
+
+
 @dataclass(frozen=True)
-class GroupVotes:
+class GroupVotes(_GroupNamed):
     """One group's votes on one statement, as counts and as shares of the group's votes.
 
     The ``*_text`` forms are formatted here, once: the statements table repeats them
@@ -284,18 +302,6 @@ class GroupVotes:
 
     def _share(self, n: int) -> float:
         return 100.0 * n / self.total if self.total else 0.0
-
-    @property
-    def letter(self) -> str:
-        return group_label(self.group_id)
-
-    @property
-    def colour(self) -> str:
-        return group_colour(self.letter)
-
-    @property
-    def label(self) -> str:
-        return f"Group {self.letter}"
 
     @cached_property
     def bar_stops(self) -> tuple[str, str]:
@@ -398,39 +404,19 @@ class Summary:
 
 
 @dataclass(frozen=True)
-class GroupReport:
-    id: int
+class GroupReport(_GroupNamed):
+    group_id: int
     size: int
     share_pct: float
     representative: list[Representative]
     summary: Summary | None
 
-    @property
-    def letter(self) -> str:
-        return group_label(self.id)
-
-    @property
-    def colour(self) -> str:
-        return group_colour(self.letter)
-
-    @property
-    def label(self) -> str:
-        return f"Group {self.letter}"
-
 
 @dataclass(frozen=True)
-class BridgeGroup:
+class BridgeGroup(_GroupNamed):
     group_id: int
     forecast: float | None
     real: float | None
-
-    @property
-    def letter(self) -> str:
-        return group_label(self.group_id)
-
-    @property
-    def colour(self) -> str:
-        return group_colour(self.letter)
 
 
 @dataclass(frozen=True)
@@ -648,7 +634,7 @@ def report_build(
     in_groups = sum(int(g["size"]) for g in groups_data)
     group_reports = [
         GroupReport(
-            id=int(g["id"]),
+            group_id=int(g["id"]),
             size=int(g["size"]),
             share_pct=round(100.0 * int(g["size"]) / in_groups, 1) if in_groups else 0.0,
             representative=[

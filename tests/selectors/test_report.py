@@ -209,7 +209,7 @@ def test_report_of_a_real_conversation_matches_its_snapshot() -> None:
         assert report.participation.timeline.vote_events == sum(
             1 for _ in csv.DictReader(votes_file)
         )
-    assert [(g.id, g.size) for g in report.groups] == [
+    assert [(g.group_id, g.size) for g in report.groups] == [
         (g["id"], g["size"]) for g in results["groups"]
     ]
     assert sum(g.size for g in report.groups) == snapshot.n_in_conv
