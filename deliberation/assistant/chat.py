@@ -14,7 +14,7 @@ from deliberation.assistant import prompts
 from deliberation.assistant.bridging import LLM, Candidate, draft_bridges
 from deliberation.assistant.duplicates import DuplicateCheck, duplicate_check
 from deliberation.assistant.provider import AssistantUnavailable, Provider
-from deliberation.assistant.summaries import extractive_summary, summary_facts
+from deliberation.assistant.summaries import extractive_summary, share_percent, summary_facts
 from deliberation.models import (
     AIPurpose,
     Conversation,
@@ -26,7 +26,6 @@ from deliberation.models import (
 )
 from deliberation.selectors.groups import (
     GroupsView,
-    Tally,
     group_label,
     groups_view,
     participant_position,
@@ -74,10 +73,6 @@ class ChatReply:
     outcomes: list[StatementOutcome] = field(default_factory=list)
     limitations: list[str] = field(default_factory=list)
     source: str = "offline"
-
-
-def _percent(count: int, tally: Tally) -> int:
-    return round(100 * count / tally.total) if tally.total else 0
 
 
 def _group_lines(view: GroupsView, summary: SnapshotSummary | None) -> list[str]:
@@ -143,9 +138,9 @@ def my_outcomes(*, snapshot: Snapshot | None, participant: Participant | None) -
         by_group = {}
         if found is not None and view is not None:
             by_group = {
-                group.id: _percent(found.groups[group.id].agree, found.groups[group.id])
+                group.id: share_percent(tally.agree, tally)
                 for group in view.groups
-                if group.id in found.groups and found.groups[group.id].total
+                if (tally := found.groups.get(group.id)) is not None and tally.total
             }
         reply.outcomes.append(StatementOutcome(statement=statement, by_group=by_group))
     for outcome in reply.outcomes:

@@ -78,7 +78,8 @@ def _participants(view: GroupsView) -> int:
     return view.snapshot.n_participants or sum(group.size for group in view.groups)
 
 
-def _share(count: int, tally: Tally) -> int:
+def share_percent(count: int, tally: Tally) -> int:
+    """A count as a whole percentage of the tally: the figure every summary sentence shows."""
     return round(100 * count / tally.total) if tally.total else 0
 
 
@@ -88,8 +89,8 @@ def prompt_payload(view: GroupsView) -> dict[str, Any]:
             "agree": tally.agree,
             "disagree": tally.disagree,
             "pass": tally.passes,
-            "agree_percent": _share(tally.agree, tally),
-            "disagree_percent": _share(tally.disagree, tally),
+            "agree_percent": share_percent(tally.agree, tally),
+            "disagree_percent": share_percent(tally.disagree, tally),
         }
 
     return {
@@ -130,13 +131,13 @@ def extractive_summary(view: GroupsView, facts: SummaryFacts) -> tuple[list[Any]
         for rep in group.representative[:_EXTRACTIVE_SENTENCES]:
             statement, tally = rep.statement, rep.tally
             if rep.direction == "disagree" and facts.p_disagree(statement.id, group.id) >= 0.5:
-                text = f"{_share(tally.disagree, tally)}% of {group_name(group.id)} disagree"
+                text = f"{share_percent(tally.disagree, tally)}% of {group_name(group.id)} disagree"
                 stance = DISAGREES
             elif facts.p_agree(statement.id, group.id) >= 0.5:
-                text = f"{_share(tally.agree, tally)}% of {group_name(group.id)} agree"
+                text = f"{share_percent(tally.agree, tally)}% of {group_name(group.id)} agree"
                 stance = AGREES
             else:
-                text = f"Only {_share(tally.agree, tally)}% of {group_name(group.id)} agree"
+                text = f"Only {share_percent(tally.agree, tally)}% of {group_name(group.id)} agree"
                 stance = DESCRIBES
             sentences.append(
                 {
