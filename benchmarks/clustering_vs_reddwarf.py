@@ -68,13 +68,15 @@ def compare(
 
 
 def main() -> None:
-    export = read_export(DATA / "vtaiwan.uberx").in_time_order()
+    export = read_export(DATA / "vtaiwan.uberx")
+    votes = export.votes
+    order = votes.chronological()
     compare(
         "vtaiwan.uberx",
-        export.participants,
-        export.statements,
-        export.values,
-        export.timestamps,
+        votes.voter_ids[order],
+        votes.comment_ids[order],
+        votes.values[order],
+        votes.created_ms[order],
         export.moderated_out,
     )
     data = planted_votes(20_000, 1_000, 600_000, random_state=1)

@@ -41,13 +41,13 @@ def analyze_export(
         "meta": export.meta,
         "options": options,
     }
-    timeline = export.in_time_order()
+    order = export.votes.chronological()
     votes: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int8]] = (
-        timeline.participants,
-        timeline.statements,
-        timeline.values,
+        export.votes.voter_ids[order],
+        export.votes.comment_ids[order],
+        export.votes.values[order].astype(np.int8),
     )
-    n_votes = len(timeline.values)
+    n_votes = len(order)
     if not replay or replay >= n_votes:
         return analyze(votes, **flags)
     # Only the final run is reported: earlier runs just carry the state forward, so they skip

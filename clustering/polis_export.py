@@ -1,166 +1,366 @@
-"""Reader for Polis conversation export folders."""
+"""Polis's export format: the files, their columns, and reading them with file:line errors.
+
+A Polis export folder holds ``comments.csv`` (one row per comment), ``votes.csv`` (one row
+per vote event, re-votes included), ``participants-votes.csv`` (one row per participant with
+their latest vote on every comment) and ``summary.csv`` (``key,value`` rows, no header).
+Reading validates every cell before returning, so a caller can refuse a malformed folder as
+a whole; the first problem is reported like a compiler error,
+``path/votes.csv:17: vote must be -1, 0 or 1, got 2``.
+
+Pure Python and numpy, so both the command line here and the Django importer (which adds
+its own checks of comment text on top) read exports with this one reader.
+"""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["ExportError", "PolisExport", "read_export"]
+__all__ = [
+    "COMMENTS_COLUMNS",
+    "COMMENTS_FILE",
+    "PARTICIPANTS_VOTES_COLUMNS",
+    "PARTICIPANTS_VOTES_FILE",
+    "SUMMARY_DESCRIPTION",
+    "SUMMARY_FILE",
+    "SUMMARY_TOPIC",
+    "VOTES_COLUMNS",
+    "VOTES_FILE",
+    "ExportError",
+    "PolisComment",
+    "PolisExport",
+    "PolisVotes",
+    "read_export",
+]
 
 IntArray = npt.NDArray[np.int64]
 
-_TRUE = {"1", "true", "t", "yes"}
+COMMENTS_FILE = "comments.csv"
+VOTES_FILE = "votes.csv"
+PARTICIPANTS_VOTES_FILE = "participants-votes.csv"
+SUMMARY_FILE = "summary.csv"
+
+COMMENTS_COLUMNS = (
+    "timestamp",
+    "datetime",
+    "comment-id",
+    "author-id",
+    "agrees",
+    "disagrees",
+    "moderated",
+    "comment-body",
+    "is-meta",
+    "is-seed",
+)
+COMMENTS_REQUIRED = ("timestamp", "comment-id", "author-id", "moderated", "comment-body")
+VOTES_COLUMNS = ("timestamp", "datetime", "comment-id", "voter-id", "vote")
+VOTES_REQUIRED = ("timestamp", "comment-id", "voter-id", "vote")
+# participants-votes.csv: these columns, then one column per comment id.
+PARTICIPANTS_VOTES_COLUMNS = (
+    "participant",
+    "group-id",
+    "n-comments",
+    "n-votes",
+    "n-agree",
+    "n-disagree",
+)
+SUMMARY_TOPIC = "topic"
+SUMMARY_DESCRIPTION = "conversation-description"
+
+_TERNARY = {"-1": -1, "0": 0, "1": 1}
+_FLAG_VALUES = {"": False, "0": False, "false": False, "1": True, "true": True}
 
 
 class ExportError(ValueError):
-    """Bad export input; ``str()`` is one line naming the file and line."""
+    """A malformed export file; ``str()`` is one line, ``path:line: problem``."""
 
-    def __init__(self, path: Path, line: int | None, message: str) -> None:
-        where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{where}: {message}")
+    def __init__(self, path: Path, line: int | None, problem: str) -> None:
+        self.path = path
+        self.line = line
+        self.problem = problem
+        location = str(path) if line is None else f"{path}:{line}"
+        super().__init__(f"{location}: {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class PolisComment:
+    """One row of ``comments.csv``; ``body`` is the cell as written."""
+
+    line: int
+    comment_id: int
+    author_id: int | None
+    created_ms: int
+    moderated: int
+    body: str
+    is_meta: bool
+    is_seed: bool
+
+
+@dataclass(frozen=True)
+class PolisVotes:
+    """Vote events as parallel arrays, in file order.
+
+    ``lines`` is where each event was read, which also breaks ties between events with one
+    timestamp: the later line wins, as in Polis.
+    """
+
+    lines: IntArray
+    created_ms: IntArray
+    comment_ids: IntArray
+    voter_ids: IntArray
+    values: IntArray
+
+    def chronological(self) -> npt.NDArray[np.intp]:
+        """Event positions from the earliest to the latest (ties in file order)."""
+        return np.lexsort((self.lines, self.created_ms))
 
 
 @dataclass(frozen=True)
 class PolisExport:
-    """Votes and statement flags of one exported conversation.
+    directory: Path
+    topic: str
+    description: str
+    comments: tuple[PolisComment, ...]
+    votes: PolisVotes
+    votes_file: str
 
-    Attributes
-    ----------
-    participants, statements : ndarray of int64 of shape (n_votes,)
-    values : ndarray of int8 of shape (n_votes,)
-        +1 agree, -1 disagree, 0 pass.
-    timestamps : ndarray of int64 of shape (n_votes,)
-        Vote time in ms; the row number when the export has no timestamps.
-    moderated_out, meta : ndarray of int64
-        Statement ids.
+    def path(self, name: str) -> Path:
+        return self.directory / name
+
+    @property
+    def moderated_out(self) -> IntArray:
+        """Ids of the comments moderated out (``moderated`` is -1)."""
+        return np.array([c.comment_id for c in self.comments if c.moderated == -1], np.int64)
+
+    @property
+    def meta(self) -> IntArray:
+        """Ids of the meta comments."""
+        return np.array([c.comment_id for c in self.comments if c.is_meta], np.int64)
+
+
+def read_export(directory: str | Path) -> PolisExport:
+    """Read and validate a whole export folder, or raise ExportError for its first fault.
+
+    ``votes.csv`` is read when present; otherwise ``participants-votes.csv``, whose cells
+    carry no time, so each of its votes is dated with its comment's timestamp (the earliest
+    moment the vote can have been cast, and the same on every run).
     """
-
-    participants: IntArray
-    statements: IntArray
-    values: npt.NDArray[np.int8]
-    timestamps: IntArray
-    moderated_out: IntArray
-    meta: IntArray
-
-    def in_time_order(self) -> PolisExport:
-        """The same votes sorted by time, ties in a canonical order, so replays are repeatable."""
-        order = np.lexsort((self.values, self.statements, self.participants, self.timestamps))
-        return PolisExport(
-            self.participants[order],
-            self.statements[order],
-            self.values[order],
-            self.timestamps[order],
-            self.moderated_out,
-            self.meta,
-        )
-
-
-def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, row) and check the header."""
-    if not path.is_file():
-        raise ExportError(path, None, "file not found")
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ExportError(path, 1, f"missing column(s) {', '.join(missing)}")
-        for row in reader:
-            yield reader.line_num, row
-
-
-def _int(path: Path, line: int, row: dict[str, str], column: str) -> int:
-    text = (row.get(column) or "").strip()
-    try:
-        return int(text)
-    except ValueError:
-        raise ExportError(path, line, f"{column} is not an integer: {text!r}") from None
-
-
-def _vote(path: Path, line: int, text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 2
-    if value not in (-1, 0, 1):
-        raise ExportError(path, line, f"vote must be -1, 0 or 1, got {text!r}")
-    return value
-
-
-def _read_votes(path: Path) -> tuple[list[int], list[int], list[int], list[int]]:
-    pids: list[int] = []
-    tids: list[int] = []
-    values: list[int] = []
-    times: list[int] = []
-    for line, row in _rows(path, ("timestamp", "comment-id", "voter-id", "vote")):
-        times.append(_int(path, line, row, "timestamp"))
-        tids.append(_int(path, line, row, "comment-id"))
-        pids.append(_int(path, line, row, "voter-id"))
-        values.append(_vote(path, line, (row.get("vote") or "").strip()))
-    return pids, tids, values, times
-
-
-def _read_participant_votes(path: Path) -> tuple[list[int], list[int], list[int], list[int]]:
-    pids: list[int] = []
-    tids: list[int] = []
-    values: list[int] = []
-    times: list[int] = []
-    fixed = ("participant", "group-id", "n-comments", "n-votes", "n-agree", "n-disagree")
-    for line, row in _rows(path, fixed):
-        pid = _int(path, line, row, "participant")
-        for column, text in row.items():
-            if column in fixed or column is None or not (text or "").strip():
-                continue
-            try:
-                tid = int(column)
-            except ValueError:
-                raise ExportError(path, 1, f"unexpected column {column!r}") from None
-            pids.append(pid)
-            tids.append(tid)
-            values.append(_vote(path, line, text.strip()))
-            times.append(len(times))
-    return pids, tids, values, times
-
-
-def read_export(folder: str | Path) -> PolisExport:
-    """Read ``votes.csv`` (or ``participants-votes.csv``) and ``comments.csv`` of an export.
-
-    Parameters
-    ----------
-    folder : str or Path
-
-    Returns
-    -------
-    PolisExport
-
-    Raises
-    ------
-    ExportError
-        Missing file, missing column, non-integer id or a vote outside {-1, 0, 1}.
-    """
-    folder = Path(folder)
-    votes_path = folder / "votes.csv"
-    if votes_path.is_file():
-        pids, tids, values, times = _read_votes(votes_path)
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ExportError(directory, None, "not a folder")
+    topic, description = _read_summary(directory / SUMMARY_FILE)
+    comments = _read_comments(directory / COMMENTS_FILE)
+    by_id = {comment.comment_id: comment for comment in comments}
+    if (directory / VOTES_FILE).exists():
+        votes = _read_votes(directory / VOTES_FILE, by_id)
+        votes_file = VOTES_FILE
+    elif (directory / PARTICIPANTS_VOTES_FILE).exists():
+        votes = _read_participants_votes(directory / PARTICIPANTS_VOTES_FILE, by_id)
+        votes_file = PARTICIPANTS_VOTES_FILE
     else:
-        pids, tids, values, times = _read_participant_votes(folder / "participants-votes.csv")
-    comments = folder / "comments.csv"
-    moderated, meta = [], []
-    for line, row in _rows(comments, ("comment-id", "moderated")):
-        tid = _int(comments, line, row, "comment-id")
-        if _int(comments, line, row, "moderated") == -1:
-            moderated.append(tid)
-        if (row.get("is-meta") or "").strip().lower() in _TRUE:
-            meta.append(tid)
+        raise ExportError(
+            directory / VOTES_FILE, None, f"missing, and there is no {PARTICIPANTS_VOTES_FILE}"
+        )
     return PolisExport(
-        np.asarray(pids, dtype=np.int64),
-        np.asarray(tids, dtype=np.int64),
-        np.asarray(values, dtype=np.int8),
-        np.asarray(times, dtype=np.int64),
-        np.asarray(moderated, dtype=np.int64),
-        np.asarray(meta, dtype=np.int64),
+        directory=directory,
+        topic=topic,
+        description=description,
+        comments=comments,
+        votes=votes,
+        votes_file=votes_file,
     )
+
+
+def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, cells) for each non-blank record; quoted cells may span lines."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle, strict=True)
+            start = 1
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as error:
+                    raise ExportError(path, reader.line_num, str(error)) from None
+                if any(cell.strip() for cell in row):
+                    yield start, row
+                start = reader.line_num + 1
+    except FileNotFoundError:
+        raise ExportError(path, None, "missing") from None
+    except UnicodeDecodeError as error:
+        raise ExportError(path, None, f"not UTF-8 text ({error.reason})") from None
+
+
+def _shown(text: str) -> str:
+    """A bad value as the message shows it: numbers bare (``got 2``), the rest quoted."""
+    return text if text.lstrip("-").isdigit() else repr(text)
+
+
+class _Table:
+    """A CSV file with a header row, read cell by cell with located errors."""
+
+    def __init__(self, path: Path, required: Sequence[str]) -> None:
+        self.path = path
+        self._records = _records(path)
+        first = next(self._records, None)
+        if first is None:
+            raise ExportError(path, 1, "empty file, expected a header row")
+        self.header_line, header = first
+        self.header = [cell.strip() for cell in header]
+        missing = [name for name in required if name not in self.header]
+        if missing:
+            raise self.error(self.header_line, f"missing column(s): {', '.join(missing)}")
+        self.index = {name: position for position, name in enumerate(self.header)}
+
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        for line, row in self._records:
+            if len(row) != len(self.header):
+                raise self.error(
+                    line, f"has {len(row)} cells but the header has {len(self.header)}"
+                )
+            yield line, row
+
+    def error(self, line: int, problem: str) -> ExportError:
+        return ExportError(self.path, line, problem)
+
+    def integer(self, line: int, row: list[str], column: str) -> int:
+        """A non-negative integer cell: every integer column in Polis's files is an id or a
+        timestamp."""
+        text = row[self.index[column]].strip()
+        if not (text.isascii() and text.isdigit()):
+            raise self.error(line, f"{column} must be a non-negative integer, got {text!r}")
+        return int(text)
+
+    def ternary(self, line: int, row: list[str], column: str) -> int:
+        """A -1 / 0 / 1 cell (a vote, a moderation decision)."""
+        text = row[self.index[column]].strip()
+        value = _TERNARY.get(text)
+        if value is None:
+            raise self.error(line, f"{column} must be -1, 0 or 1, got {_shown(text)}")
+        return value
+
+    def flag(self, line: int, row: list[str], column: str) -> bool:
+        if column not in self.index:
+            return False
+        text = row[self.index[column]].strip().lower()
+        if text not in _FLAG_VALUES:
+            raise self.error(line, f"{column} must be 1, 0, true, false or empty, got {text!r}")
+        return _FLAG_VALUES[text]
+
+
+def _read_summary(path: Path) -> tuple[str, str]:
+    """(topic, description); both empty when there is no summary.csv.
+
+    The file is ``key,value`` rows; keys Agora has no use for (url, views, counts) are
+    skipped.
+    """
+    if not path.exists():
+        return "", ""
+    values: dict[str, str] = {}
+    for line, row in _records(path):
+        if len(row) != 2:
+            raise ExportError(path, line, f"expected 'key,value', got {len(row)} cells")
+        values[row[0].strip()] = row[1].strip()
+    return values.get(SUMMARY_TOPIC, ""), values.get(SUMMARY_DESCRIPTION, "")
+
+
+def _read_comments(path: Path) -> tuple[PolisComment, ...]:
+    table = _Table(path, COMMENTS_REQUIRED)
+    comments: list[PolisComment] = []
+    first_line: dict[int, int] = {}
+    for line, row in table.rows():
+        comment_id = table.integer(line, row, "comment-id")
+        if comment_id in first_line:
+            raise table.error(
+                line,
+                f"comment-id {comment_id} appears twice (first on line {first_line[comment_id]})",
+            )
+        first_line[comment_id] = line
+        author = row[table.index["author-id"]].strip()
+        comments.append(
+            PolisComment(
+                line=line,
+                comment_id=comment_id,
+                author_id=table.integer(line, row, "author-id") if author else None,
+                created_ms=table.integer(line, row, "timestamp"),
+                moderated=table.ternary(line, row, "moderated"),
+                body=row[table.index["comment-body"]],
+                is_meta=table.flag(line, row, "is-meta"),
+                is_seed=table.flag(line, row, "is-seed"),
+            )
+        )
+    return tuple(comments)
+
+
+def _vote_arrays(events: list[tuple[int, int, int, int, int]]) -> PolisVotes:
+    matrix = np.array(events, dtype=np.int64).reshape(-1, 5)
+    return PolisVotes(
+        lines=matrix[:, 0],
+        created_ms=matrix[:, 1],
+        comment_ids=matrix[:, 2],
+        voter_ids=matrix[:, 3],
+        values=matrix[:, 4],
+    )
+
+
+def _read_votes(path: Path, comments: dict[int, PolisComment]) -> PolisVotes:
+    table = _Table(path, VOTES_REQUIRED)
+    events: list[tuple[int, int, int, int, int]] = []
+    for line, row in table.rows():
+        comment_id = table.integer(line, row, "comment-id")
+        if comment_id not in comments:
+            raise table.error(line, f"comment-id {comment_id} is not in {COMMENTS_FILE}")
+        events.append(
+            (
+                line,
+                table.integer(line, row, "timestamp"),
+                comment_id,
+                table.integer(line, row, "voter-id"),
+                table.ternary(line, row, "vote"),
+            )
+        )
+    return _vote_arrays(events)
+
+
+def _read_participants_votes(path: Path, comments: dict[int, PolisComment]) -> PolisVotes:
+    table = _Table(path, PARTICIPANTS_VOTES_COLUMNS[:1])
+    comment_columns: list[tuple[int, PolisComment]] = []
+    for position, name in enumerate(table.header):
+        if name in PARTICIPANTS_VOTES_COLUMNS:
+            continue
+        try:
+            comment = comments[int(name)]
+        except (ValueError, KeyError):
+            raise table.error(
+                table.header_line,
+                f"column {name!r} is neither a known column nor a comment id in {COMMENTS_FILE}",
+            ) from None
+        comment_columns.append((position, comment))
+    events: list[tuple[int, int, int, int, int]] = []
+    first_line: dict[int, int] = {}
+    for line, row in table.rows():
+        voter_id = table.integer(line, row, "participant")
+        if voter_id in first_line:
+            raise table.error(
+                line, f"participant {voter_id} appears twice (first on line {first_line[voter_id]})"
+            )
+        first_line[voter_id] = line
+        for position, comment in comment_columns:
+            cell = row[position].strip()
+            if not cell:
+                continue
+            value = _TERNARY.get(cell)
+            if value is None:
+                raise table.error(
+                    line,
+                    f"vote on comment {comment.comment_id} must be -1, 0 or 1, got {_shown(cell)}",
+                )
+            events.append((line, comment.created_ms, comment.comment_id, voter_id, value))
+    return _vote_arrays(events)

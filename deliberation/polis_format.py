@@ -1,61 +1,22 @@
-"""Polis's export format: the files, their columns, reading them with file:line errors, and
-writing them back.
+"""Polis's export format on the Django side: reading an export with Agora's own checks on
+top of ``clustering.polis_export`` (the one reader, pure), and writing exports back.
 
-A Polis export folder holds ``comments.csv`` (one row per comment), ``votes.csv`` (one row
-per vote event, re-votes included), ``participants-votes.csv`` (one row per participant with
-their latest vote on every comment) and ``summary.csv`` (``key,value`` rows, no header).
-Reading validates every cell before anyone writes anything, so an importer can refuse a
-malformed folder as a whole; the first problem is reported like a compiler error,
-``path/votes.csv:17: vote must be -1, 0 or 1, got 2``.
+Reading validates every cell, comment text included, before anyone writes anything, so an
+importer can refuse a malformed folder as a whole; the first problem is reported like a
+compiler error, ``path/votes.csv:17: vote must be -1, 0 or 1, got 2``.
 """
 
 import csv
+import dataclasses
 import io
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
-
+from clustering.polis_export import COMMENTS_FILE, ExportError, PolisExport, read_export
 from deliberation.errors import InvalidInput
 from deliberation.services.statements import statement_clean_text
 
-COMMENTS_FILE = "comments.csv"
-VOTES_FILE = "votes.csv"
-PARTICIPANTS_VOTES_FILE = "participants-votes.csv"
-SUMMARY_FILE = "summary.csv"
-
-COMMENTS_COLUMNS = (
-    "timestamp",
-    "datetime",
-    "comment-id",
-    "author-id",
-    "agrees",
-    "disagrees",
-    "moderated",
-    "comment-body",
-    "is-meta",
-    "is-seed",
-)
-COMMENTS_REQUIRED = ("timestamp", "comment-id", "author-id", "moderated", "comment-body")
-VOTES_COLUMNS = ("timestamp", "datetime", "comment-id", "voter-id", "vote")
-VOTES_REQUIRED = ("timestamp", "comment-id", "voter-id", "vote")
-# participants-votes.csv: these columns, then one column per comment id.
-PARTICIPANTS_VOTES_COLUMNS = (
-    "participant",
-    "group-id",
-    "n-comments",
-    "n-votes",
-    "n-agree",
-    "n-disagree",
-)
-SUMMARY_TOPIC = "topic"
-SUMMARY_DESCRIPTION = "conversation-description"
-
-_TERNARY = {"-1": -1, "0": 0, "1": 1}
-_FLAG_VALUES = {"": False, "0": False, "false": False, "1": True, "true": True}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 
@@ -87,80 +48,26 @@ def datetime_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%a %b %d %H:%M:%S UTC %Y")
 
 
-@dataclass(frozen=True, slots=True)
-class PolisComment:
-    line: int
-    comment_id: int
-    author_id: int | None
-    created_ms: int
-    moderated: int
-    body: str
-    is_meta: bool
-    is_seed: bool
-
-
-@dataclass(frozen=True)
-class PolisVotes:
-    """Vote events as parallel arrays, in file order.
-
-    ``lines`` is where each event was read, which also breaks ties between events with one
-    timestamp: the later line wins, as in Polis.
-    """
-
-    lines: npt.NDArray[np.int64]
-    created_ms: npt.NDArray[np.int64]
-    comment_ids: npt.NDArray[np.int64]
-    voter_ids: npt.NDArray[np.int64]
-    values: npt.NDArray[np.int64]
-
-    def chronological(self) -> npt.NDArray[np.intp]:
-        """Event positions from the earliest to the latest (ties in file order)."""
-        return np.lexsort((self.lines, self.created_ms))
-
-
-@dataclass(frozen=True)
-class PolisExport:
-    directory: Path
-    topic: str
-    description: str
-    comments: tuple[PolisComment, ...]
-    votes: PolisVotes
-    votes_file: str
-
-    def path(self, name: str) -> Path:
-        return self.directory / name
-
-
 def polis_read(directory: Path) -> PolisExport:
     """Read and validate a whole export folder, or raise PolisFormatError for its first fault.
 
-    ``votes.csv`` is read when present; otherwise ``participants-votes.csv``, whose cells
-    carry no time, so each of its votes is dated with its comment's timestamp (the earliest
-    moment the vote can have been cast, and the same on every run).
+    Comment bodies come back cleaned as statements are, and one that could not be a
+    statement is a fault of its line in comments.csv.
     """
-    if not directory.is_dir():
-        raise PolisFormatError(directory, None, "not a folder")
-    topic, description = _read_summary(directory / SUMMARY_FILE)
-    comments = _read_comments(directory / COMMENTS_FILE)
-    by_id = {comment.comment_id: comment for comment in comments}
-    if (directory / VOTES_FILE).exists():
-        votes = _read_votes(directory / VOTES_FILE, by_id)
-        votes_file = VOTES_FILE
-    elif (directory / PARTICIPANTS_VOTES_FILE).exists():
-        votes = _read_participants_votes(directory / PARTICIPANTS_VOTES_FILE, by_id)
-        votes_file = PARTICIPANTS_VOTES_FILE
-    else:
-        raise PolisFormatError(
-            directory / VOTES_FILE, None, f"missing, and there is no {PARTICIPANTS_VOTES_FILE}"
-        )
-    return PolisExport(
-        directory=directory,
-        topic=topic,
-        description=description,
-        comments=comments,
-        votes=votes,
-        votes_file=votes_file,
-    )
+    try:
+        export = read_export(directory)
+    except ExportError as error:
+        raise PolisFormatError(error.path, error.line, error.problem) from None
+    comments = []
+    for comment in export.comments:
+        try:
+            body = statement_clean_text(comment.body)
+        except InvalidInput as error:
+            raise PolisFormatError(
+                export.path(COMMENTS_FILE), comment.line, f"comment-body: {error.message}"
+            ) from None
+        comments.append(dataclasses.replace(comment, body=body))
+    return dataclasses.replace(export, comments=tuple(comments))
 
 
 def polis_csv_bytes(header: Sequence[str] | None, rows: Iterable[Sequence[object]]) -> bytes:
@@ -171,197 +78,3 @@ def polis_csv_bytes(header: Sequence[str] | None, rows: Iterable[Sequence[object
         writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue().encode("utf-8")
-
-
-def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(first line number, cells) for each non-blank record; quoted cells may span lines."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle, strict=True)
-            start = 1
-            while True:
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as error:
-                    raise PolisFormatError(path, reader.line_num, str(error)) from None
-                if any(cell.strip() for cell in row):
-                    yield start, row
-                start = reader.line_num + 1
-    except FileNotFoundError:
-        raise PolisFormatError(path, None, "missing") from None
-    except UnicodeDecodeError as error:
-        raise PolisFormatError(path, None, f"not UTF-8 text ({error.reason})") from None
-
-
-def _shown(text: str) -> str:
-    """A bad value as the message shows it: numbers bare (``got 2``), the rest quoted."""
-    return text if text.lstrip("-").isdigit() else repr(text)
-
-
-class _Table:
-    """A CSV file with a header row, read cell by cell with located errors."""
-
-    def __init__(self, path: Path, required: Sequence[str]) -> None:
-        self.path = path
-        self._records = _records(path)
-        first = next(self._records, None)
-        if first is None:
-            raise PolisFormatError(path, 1, "empty file, expected a header row")
-        self.header_line, header = first
-        self.header = [cell.strip() for cell in header]
-        missing = [name for name in required if name not in self.header]
-        if missing:
-            raise self.error(self.header_line, f"missing column(s): {', '.join(missing)}")
-        self.index = {name: position for position, name in enumerate(self.header)}
-
-    def rows(self) -> Iterator[tuple[int, list[str]]]:
-        for line, row in self._records:
-            if len(row) != len(self.header):
-                raise self.error(
-                    line, f"has {len(row)} cells but the header has {len(self.header)}"
-                )
-            yield line, row
-
-    def error(self, line: int, problem: str) -> PolisFormatError:
-        return PolisFormatError(self.path, line, problem)
-
-    def integer(self, line: int, row: list[str], column: str) -> int:
-        """A non-negative integer cell: every integer column in Polis's files is an id or a
-        timestamp."""
-        text = row[self.index[column]].strip()
-        if not (text.isascii() and text.isdigit()):
-            raise self.error(line, f"{column} must be a non-negative integer, got {text!r}")
-        return int(text)
-
-    def ternary(self, line: int, row: list[str], column: str) -> int:
-        """A -1 / 0 / 1 cell (a vote, a moderation decision)."""
-        text = row[self.index[column]].strip()
-        value = _TERNARY.get(text)
-        if value is None:
-            raise self.error(line, f"{column} must be -1, 0 or 1, got {_shown(text)}")
-        return value
-
-    def flag(self, line: int, row: list[str], column: str) -> bool:
-        if column not in self.index:
-            return False
-        text = row[self.index[column]].strip().lower()
-        if text not in _FLAG_VALUES:
-            raise self.error(line, f"{column} must be 1, 0, true, false or empty, got {text!r}")
-        return _FLAG_VALUES[text]
-
-
-def _read_summary(path: Path) -> tuple[str, str]:
-    """(topic, description); both empty when there is no summary.csv.
-
-    The file is ``key,value`` rows; keys Agora has no use for (url, views, counts) are
-    skipped.
-    """
-    if not path.exists():
-        return "", ""
-    values: dict[str, str] = {}
-    for line, row in _records(path):
-        if len(row) != 2:
-            raise PolisFormatError(path, line, f"expected 'key,value', got {len(row)} cells")
-        values[row[0].strip()] = row[1].strip()
-    return values.get(SUMMARY_TOPIC, ""), values.get(SUMMARY_DESCRIPTION, "")
-
-
-def _read_comments(path: Path) -> tuple[PolisComment, ...]:
-    table = _Table(path, COMMENTS_REQUIRED)
-    comments: list[PolisComment] = []
-    first_line: dict[int, int] = {}
-    for line, row in table.rows():
-        comment_id = table.integer(line, row, "comment-id")
-        if comment_id in first_line:
-            raise table.error(
-                line,
-                f"comment-id {comment_id} appears twice (first on line {first_line[comment_id]})",
-            )
-        first_line[comment_id] = line
-        author = row[table.index["author-id"]].strip()
-        try:
-            body = statement_clean_text(row[table.index["comment-body"]])
-        except InvalidInput as error:
-            raise table.error(line, f"comment-body: {error.message}") from None
-        comments.append(
-            PolisComment(
-                line=line,
-                comment_id=comment_id,
-                author_id=table.integer(line, row, "author-id") if author else None,
-                created_ms=table.integer(line, row, "timestamp"),
-                moderated=table.ternary(line, row, "moderated"),
-                body=body,
-                is_meta=table.flag(line, row, "is-meta"),
-                is_seed=table.flag(line, row, "is-seed"),
-            )
-        )
-    return tuple(comments)
-
-
-def _vote_arrays(events: list[tuple[int, int, int, int, int]]) -> PolisVotes:
-    matrix = np.array(events, dtype=np.int64).reshape(-1, 5)
-    return PolisVotes(
-        lines=matrix[:, 0],
-        created_ms=matrix[:, 1],
-        comment_ids=matrix[:, 2],
-        voter_ids=matrix[:, 3],
-        values=matrix[:, 4],
-    )
-
-
-def _read_votes(path: Path, comments: dict[int, PolisComment]) -> PolisVotes:
-    table = _Table(path, VOTES_REQUIRED)
-    events: list[tuple[int, int, int, int, int]] = []
-    for line, row in table.rows():
-        comment_id = table.integer(line, row, "comment-id")
-        if comment_id not in comments:
-            raise table.error(line, f"comment-id {comment_id} is not in {COMMENTS_FILE}")
-        events.append(
-            (
-                line,
-                table.integer(line, row, "timestamp"),
-                comment_id,
-                table.integer(line, row, "voter-id"),
-                table.ternary(line, row, "vote"),
-            )
-        )
-    return _vote_arrays(events)
-
-
-def _read_participants_votes(path: Path, comments: dict[int, PolisComment]) -> PolisVotes:
-    table = _Table(path, PARTICIPANTS_VOTES_COLUMNS[:1])
-    comment_columns: list[tuple[int, PolisComment]] = []
-    for position, name in enumerate(table.header):
-        if name in PARTICIPANTS_VOTES_COLUMNS:
-            continue
-        try:
-            comment = comments[int(name)]
-        except (ValueError, KeyError):
-            raise table.error(
-                table.header_line,
-                f"column {name!r} is neither a known column nor a comment id in {COMMENTS_FILE}",
-            ) from None
-        comment_columns.append((position, comment))
-    events: list[tuple[int, int, int, int, int]] = []
-    first_line: dict[int, int] = {}
-    for line, row in table.rows():
-        voter_id = table.integer(line, row, "participant")
-        if voter_id in first_line:
-            raise table.error(
-                line, f"participant {voter_id} appears twice (first on line {first_line[voter_id]})"
-            )
-        first_line[voter_id] = line
-        for position, comment in comment_columns:
-            cell = row[position].strip()
-            if not cell:
-                continue
-            value = _TERNARY.get(cell)
-            if value is None:
-                raise table.error(
-                    line,
-                    f"vote on comment {comment.comment_id} must be -1, 0 or 1, got {_shown(cell)}",
-                )
-            events.append((line, comment.created_ms, comment.comment_id, voter_id, value))
-    return _vote_arrays(events)

@@ -13,15 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from deliberation.models import (
-    Conversation,
-    Participant,
-    Statement,
-    StatementStatus,
-    Vote,
-    VoteEvent,
-)
-from deliberation.polis_format import (
+from clustering.polis_export import (
     COMMENTS_COLUMNS,
     COMMENTS_FILE,
     PARTICIPANTS_VOTES_COLUMNS,
@@ -31,10 +23,16 @@ from deliberation.polis_format import (
     SUMMARY_TOPIC,
     VOTES_COLUMNS,
     VOTES_FILE,
-    datetime_text,
-    datetime_to_ms,
-    polis_csv_bytes,
 )
+from deliberation.models import (
+    Conversation,
+    Participant,
+    Statement,
+    StatementStatus,
+    Vote,
+    VoteEvent,
+)
+from deliberation.polis_format import datetime_text, datetime_to_ms, polis_csv_bytes
 
 _MODERATED_BY_STATUS = {
     StatementStatus.ACCEPTED: 1,

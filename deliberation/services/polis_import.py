@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, connection, transaction
 
+from clustering.polis_export import COMMENTS_FILE, SUMMARY_FILE, PolisExport
 from deliberation.errors import Conflict, InvalidInput
 from deliberation.models import (
     Conversation,
@@ -29,14 +30,7 @@ from deliberation.models import (
     normalize_statement_text,
 )
 from deliberation.models.conversations import STATEMENT_MAX_LENGTH
-from deliberation.polis_format import (
-    COMMENTS_FILE,
-    SUMMARY_FILE,
-    PolisExport,
-    PolisFormatError,
-    ms_to_datetime,
-    polis_read,
-)
+from deliberation.polis_format import PolisFormatError, ms_to_datetime, polis_read
 from deliberation.services.conversation_setup import (
     ConversationSettings,
     conversation_settings_clean,

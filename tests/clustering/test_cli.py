@@ -48,7 +48,7 @@ def test_a_vote_outside_the_range_names_file_and_line(
     votes.write_text("\n".join(lines) + "\n")
     assert main(["analyze", str(export)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"{votes}:4: vote must be -1, 0 or 1, got '5'"]
+    assert err == [f"{votes}:4: vote must be -1, 0 or 1, got 5"]
 
 
 def test_a_missing_column_names_the_header_line(
@@ -66,7 +66,7 @@ def test_a_missing_file_exits_with_status_2(tmp_path: Path) -> None:
     result = run("analyze", str(tmp_path))
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr.strip() == f"{tmp_path / 'participants-votes.csv'}: file not found"
+    assert result.stderr.strip() == f"{tmp_path / 'comments.csv'}: missing"
 
 
 def test_participants_votes_is_read_when_votes_csv_is_absent(tmp_path: Path) -> None:
