@@ -1,7 +1,10 @@
 """The participant behind an HTTP request, shared by the API and the web UI."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal, overload
 
+from django.db import transaction
 from django.http import HttpRequest
 
 from deliberation.models import Conversation, Participant
@@ -38,10 +41,36 @@ def request_participant(
         if lookup.get("session_key") is None and user is None:
             return None
         return Participant.objects.filter(conversation=conversation, **lookup).first()
-    if user is None and request.session.session_key is None:
-        request.session.save()
+    _session_start(request)
     return participant_get_or_create(
         conversation=conversation,
         user=user,
         session_key=request.session.session_key or "",
     )
+
+
+@contextmanager
+def request_participant_writing(
+    request: HttpRequest, conversation: Conversation
+) -> Iterator[Participant]:
+    """The request's participant, for a write made inside the ``with`` block.
+
+    A newcomer becomes a participant only if their first write goes through: the
+    participant is created in the block's transaction, so a refusal raised in the block
+    rolls it back and bad input writes nothing. Someone already taking part writes outside
+    any shared transaction, so the rate-limit hit a refusal records survives it.
+    """
+    participant = request_participant(request, conversation, create=False)
+    if participant is not None:
+        yield participant
+        return
+    # Started outside the transaction: the session middleware saves the session again
+    # after the view, so its row must outlive a refusal.
+    _session_start(request)
+    with transaction.atomic():
+        yield request_participant(request, conversation, create=True)
+
+
+def _session_start(request: HttpRequest) -> None:
+    if not request.user.is_authenticated and request.session.session_key is None:
+        request.session.save()

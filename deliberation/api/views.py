@@ -30,7 +30,7 @@ from deliberation.api.serializers import (
     VoteSerializer,
 )
 from deliberation.errors import ConversationClosed
-from deliberation.identity import request_participant
+from deliberation.identity import request_participant, request_participant_writing
 from deliberation.models import Conversation, Participant, Statement, Vote
 from deliberation.selectors.conversations import (
     WriteState,
@@ -148,12 +148,13 @@ class StatementListCreateView(ConversationScopedView, generics.ListAPIView[State
                 is_seed=True,
             )
         else:
-            statement = assistant_statement_submit(
-                conversation=conversation,
-                participant=request_participant(request, conversation, create=True),
-                text=text,
-                confirmed=payload.validated_data["confirmed"],
-            )
+            with request_participant_writing(request, conversation) as participant:
+                statement = assistant_statement_submit(
+                    conversation=conversation,
+                    participant=participant,
+                    text=text,
+                    confirmed=payload.validated_data["confirmed"],
+                )
         return Response(StatementSerializer(statement).data, status=status.HTTP_201_CREATED)
 
 
@@ -191,12 +192,13 @@ class VoteListCastView(ConversationScopedView, generics.ListAPIView[Vote]):
         statement = statement_get_in_conversation(
             conversation=conversation, statement_id=payload.validated_data["statement"]
         )
-        vote = vote_cast(
-            participant=request_participant(request, conversation, create=True),
-            statement=statement,
-            value=payload.validated_data["value"],
-            reason=payload.validated_data["reason"],
-        )
+        with request_participant_writing(request, conversation) as participant:
+            vote = vote_cast(
+                participant=participant,
+                statement=statement,
+                value=payload.validated_data["value"],
+                reason=payload.validated_data["reason"],
+            )
         return Response(VoteSerializer(vote).data, status=status.HTTP_201_CREATED)
 
 

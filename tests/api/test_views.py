@@ -12,6 +12,7 @@ from deliberation.models import (
     ModerationMode,
     Participant,
     RateLimitAction,
+    RateLimitHit,
     Statement,
     StatementStatus,
     Visibility,
@@ -422,3 +423,80 @@ def test_near_duplicate_statement_is_refused_until_confirmed(
     )
     assert confirmed.status_code == 201
     assert Statement.objects.filter(conversation=conversation).count() == 2
+
+
+class TestRefusedFirstWrite:
+    """Issue 2: a newcomer whose first write is refused is not left behind as a participant."""
+
+    @pytest.mark.parametrize(
+        ("setup", "status", "code"),
+        [
+            ({"statement_status": StatementStatus.PENDING}, 400, "invalid"),
+            ({"statement_status": StatementStatus.REJECTED}, 400, "invalid"),
+            ({"is_open": False}, 403, "conversation_closed"),
+        ],
+        ids=["pending", "rejected", "closed"],
+    )
+    def test_refused_first_vote_leaves_no_participant(
+        self,
+        conversation: Conversation,
+        participant_client: APIClient,
+        setup: dict[str, Any],
+        status: int,
+        code: str,
+    ) -> None:
+        statement = StatementFactory.create(
+            conversation=conversation,
+            status=setup.get("statement_status", StatementStatus.ACCEPTED),
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(is_open=setup.get("is_open", True))
+        before = counts()
+        response = participant_client.post(
+            url("vote-list", conversation), {"statement": statement.pk, "value": 1}, "json"
+        )
+        assert response.status_code == status
+        assert response.json()["error"]["code"] == code
+        assert counts() == before
+
+    @pytest.mark.parametrize(
+        ("setup", "status", "code"),
+        [
+            ({"duplicate": True}, 409, "duplicate_statement"),
+            ({"is_open": False}, 403, "conversation_closed"),
+            ({"participants_can_add": False}, 403, "forbidden"),
+        ],
+        ids=["duplicate", "closed", "participants-cannot-add"],
+    )
+    def test_refused_first_statement_leaves_no_participant(
+        self,
+        conversation: Conversation,
+        participant_client: APIClient,
+        setup: dict[str, Any],
+        status: int,
+        code: str,
+    ) -> None:
+        if setup.get("duplicate"):
+            StatementFactory.create(conversation=conversation, text="Fund night buses")
+        Conversation.objects.filter(pk=conversation.pk).update(
+            is_open=setup.get("is_open", True),
+            participants_can_add=setup.get("participants_can_add", True),
+        )
+        before = counts()
+        response = participant_client.post(
+            url("statement-list", conversation), {"text": "fund  NIGHT buses"}, format="json"
+        )
+        assert response.status_code == status
+        assert response.json()["error"]["code"] == code
+        assert counts() == before
+
+    def test_refusal_of_a_participant_keeps_their_rate_limit_hit(
+        self, conversation: Conversation, participant_client: APIClient, settings: Settings
+    ) -> None:
+        settings.AGORA_RATE_LIMITS = {RateLimitAction.VOTE: 1}
+        first, second = StatementFactory.create_batch(2, conversation=conversation)
+        votes = url("vote-list", conversation)
+        participant_client.post(votes, {"statement": first.pk, "value": 1})
+        response = participant_client.post(votes, {"statement": second.pk, "value": 1})
+        assert_error(response, 429, "rate_limited", None)
+        participant = session_participant(participant_client, conversation)
+        assert RateLimitHit.objects.filter(participant=participant).count() == 1
