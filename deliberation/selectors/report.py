@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Max, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncHour
 
 from clustering.pipeline import MIN_VOTES_IN_CONV, Options
@@ -241,18 +241,31 @@ THRESHOLDS = {
 def report_freshness(*, conversation: Conversation, snapshot: Snapshot) -> str:
     """A token that changes whenever something a snapshot's report shows changes after the
     snapshot: a moderator's action (all are audited), an AI call (summaries arrive after
-    the snapshot), a bridging suggestion's decision or its real votes."""
-    audit = AuditLogEntry.objects.filter(conversation=conversation).aggregate(last=Max("id"))
-    ai = AICall.objects.filter(conversation=conversation).aggregate(last=Max("id"))
-    bridges = BridgingSuggestion.objects.filter(conversation=conversation).aggregate(
-        decided=Max("decided_at"), votes=Sum("realised_votes")
+    the snapshot), a bridging suggestion's decision or its real votes.
+
+    One query: every report view, cached or not, pays it before it may use the cache.
+    """
+    bridges = BridgingSuggestion.objects.filter(conversation=OuterRef("pk")).values("conversation")
+    token = (
+        Conversation.objects.filter(pk=conversation.pk)
+        .values(
+            audit=_last_id(AuditLogEntry.objects.filter(conversation=OuterRef("pk"))),
+            ai=_last_id(AICall.objects.filter(conversation=OuterRef("pk"))),
+            summary=_last_id(SnapshotSummary.objects.filter(snapshot=snapshot)),
+            decided=Subquery(bridges.annotate(last=Max("decided_at")).values("last")),
+            votes=Subquery(bridges.annotate(total=Sum("realised_votes")).values("total")),
+        )
+        .get()
     )
-    summary = SnapshotSummary.objects.filter(snapshot=snapshot).values_list("pk", flat=True)
-    decided = bridges["decided"].timestamp() if bridges["decided"] else 0
+    decided = token["decided"].timestamp() if token["decided"] else 0
     return (
-        f"{audit['last'] or 0}.{ai['last'] or 0}.{summary.first() or 0}."
-        f"{decided:.0f}.{bridges['votes'] or 0}"
+        f"{token['audit'] or 0}.{token['ai'] or 0}.{token['summary'] or 0}."
+        f"{decided:.0f}.{token['votes'] or 0}"
     )
+
+
+def _last_id(rows: QuerySet[Any]) -> Subquery:
+    return Subquery(rows.order_by("-id").values("id")[:1])
 
 
 def report_sort_clean(sort: object) -> str:

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from pytest_django import DjangoAssertNumQueries
 
 from deliberation.errors import InvalidInput, NotFound, PermissionDenied
 from deliberation.models import (
@@ -23,6 +24,7 @@ from deliberation.selectors.report import (
     participation_timeline,
     report_build,
     report_conversation_get,
+    report_freshness,
     report_is_indexable,
     report_snapshot_get,
     report_sort_clean,
@@ -290,6 +292,23 @@ def test_a_statement_rejected_after_the_snapshot_disappears_from_its_report() ->
 
     assert victim.id not in {row.id for row in again.statements}
     assert victim.id not in {row.id for row in again.consensus}
+
+
+def test_freshness_is_one_query_and_changes_with_a_moderators_decision(
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    clustered = import_and_cluster(slug="seattle")
+    moderator = UserFactory.create()
+    clustered.conversation.moderators.add(moderator)
+
+    with django_assert_num_queries(1):
+        before = report_freshness(conversation=clustered.conversation, snapshot=clustered.snapshot)
+    statement = clustered.conversation.statements.filter(status=StatementStatus.ACCEPTED).first()
+    assert statement is not None
+    statement_decide(actor=moderator, statement=statement, decision="reject")
+
+    after = report_freshness(conversation=clustered.conversation, snapshot=clustered.snapshot)
+    assert after != before
 
 
 def test_a_frozen_report_knows_a_newer_snapshot_exists() -> None:
