@@ -386,17 +386,13 @@ def opinion_map(*, snapshot: Snapshot, participant: Participant | None) -> Opini
     hulls: list[MapHull] = []
     rows: list[tuple[str, int, float, float]] = []
     for group_id in sorted(set(groups[groups >= 0].tolist())):
-        members = scaled[groups == group_id]
+        in_group = groups == group_id
+        members = scaled[in_group]
         centre = members.mean(axis=0)
         label = group_label(group_id)
-        rows.append(
-            (
-                label,
-                len(members),
-                float(xy[groups == group_id, 0].mean()),
-                float(xy[groups == group_id, 1].mean()),
-            )
-        )
+        # The table gives the centre in the analysis' own units, not the map's.
+        raw_x, raw_y = xy[in_group].mean(axis=0).tolist()
+        rows.append((label, len(members), raw_x, raw_y))
         hulls.append(
             MapHull(label, len(members), _hull_points(members), float(centre[0]), float(centre[1]))
         )
