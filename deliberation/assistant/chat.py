@@ -106,12 +106,16 @@ def _my_group(view: GroupsView, participant: Participant | None) -> str:
 
 
 def explain_groups(*, snapshot: Snapshot | None, participant: Participant | None) -> ChatReply:
+    view = groups_view(snapshot=snapshot) if snapshot is not None else None
+    return _groups_reply(view, participant)
+
+
+def _groups_reply(view: GroupsView | None, participant: Participant | None) -> ChatReply:
     reply = ChatReply(intent=Intent.GROUPS)
-    if snapshot is None:
+    if view is None:
         reply.paragraphs = [NO_GROUPS]
         return reply
-    view = groups_view(snapshot=snapshot)
-    summary = SnapshotSummary.objects.filter(snapshot=snapshot).first()
+    summary = SnapshotSummary.objects.filter(snapshot=view.snapshot).first()
     reply.paragraphs = [*_group_lines(view, summary), _my_group(view, participant)]
     if summary is not None:
         reply.limitations = list(summary.limitations)
@@ -119,18 +123,25 @@ def explain_groups(*, snapshot: Snapshot | None, participant: Participant | None
     return reply
 
 
+def _authored(participant: Participant | None) -> list[Statement]:
+    if participant is None:
+        return []
+    return list(Statement.objects.filter(author_participant=participant).order_by("id"))
+
+
 def my_outcomes(*, snapshot: Snapshot | None, participant: Participant | None) -> ChatReply:
+    mine = _authored(participant)
+    # Someone who wrote nothing needs no groups: skip loading them.
+    view = groups_view(snapshot=snapshot) if mine and snapshot is not None else None
+    return _outcomes_reply(mine, view)
+
+
+def _outcomes_reply(mine: list[Statement], view: GroupsView | None) -> ChatReply:
     reply = ChatReply(intent=Intent.MINE)
-    mine = (
-        list(Statement.objects.filter(author_participant=participant).order_by("id"))
-        if participant is not None
-        else []
-    )
     if not mine:
         reply.paragraphs = ["You have not added a statement yet."]
         return reply
     stats = {}
-    view = groups_view(snapshot=snapshot) if snapshot is not None else None
     if view is not None:
         stats = {item.statement.id: item for item in view.statements}
     for statement in mine:
@@ -191,8 +202,9 @@ def brainstorm_bridges(*, provider: Provider, snapshot: Snapshot | None) -> Chat
 
 
 def _chat_payload(snapshot: Snapshot | None, participant: Participant | None) -> dict[str, object]:
-    groups = explain_groups(snapshot=snapshot, participant=participant)
-    mine = my_outcomes(snapshot=snapshot, participant=participant)
+    view = groups_view(snapshot=snapshot) if snapshot is not None else None
+    groups = _groups_reply(view, participant)
+    mine = _outcomes_reply(_authored(participant), view)
     return {"groups": groups.paragraphs, "my_statements": mine.paragraphs}
 
 

@@ -9,14 +9,17 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
+from deliberation.assistant import chat as chat_module
 from deliberation.assistant.chat import OFFLINE_CHAT_LIMITATION
 from deliberation.models import (
     AICall,
     BridgingSuggestion,
     DuplicateFlag,
     Participant,
+    Snapshot,
     Statement,
 )
+from deliberation.selectors.groups import GroupsView, groups_view
 from tests.assistant.data import answer_stances_same, run_snapshot
 from tests.factories import UserFactory
 from tests.fake_openai import Failure, FakeOpenAI, Stall
@@ -226,6 +229,31 @@ def test_a_free_question_does_not_show_the_model_groups_hidden_from_the_asker(
     prompt = json.dumps(fake_openai.chat_requests()[-1]["messages"], ensure_ascii=False)
     assert "camps on this topic" not in prompt
     assert "You are in" not in prompt
+
+
+def test_a_free_question_loads_the_groups_once_for_both_parts_of_its_context(
+    client: Client, camps: Camps, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_snapshot(camps)
+    me = member(camps, client)
+    mine = Statement.objects.get(pk=camps.statements[-1].pk)
+    mine.author_participant = me
+    mine.save()
+    loads: list[int] = []
+
+    def counted(*, snapshot: Snapshot) -> GroupsView:
+        loads.append(snapshot.pk)
+        return groups_view(snapshot=snapshot)
+
+    monkeypatch.setattr(chat_module, "groups_view", counted)
+    fake_openai.queue_chat({"reply": "Your statement found agreement in both groups."})
+
+    chat(client, camps, intent="ask", text="How did my statement do?")
+
+    prompt = json.dumps(fake_openai.chat_requests()[-1]["messages"], ensure_ascii=False)
+    assert "camps on this topic" in prompt
+    assert mine.text in prompt
+    assert len(loads) == 1
 
 
 def moderator(camps: Camps, client: Client) -> User:
