@@ -36,6 +36,7 @@ from deliberation.models import (
     Vote,
     VoteEvent,
 )
+from deliberation.selectors.groups import BULKY_FIELDS
 from deliberation.services.assistant import assistant_summary_schedule
 from deliberation.services.recompute import snapshot_dispatch_waiting, snapshot_queue
 
@@ -590,7 +591,7 @@ def snapshot_run(*, snapshot_id: int) -> Snapshot | None:
         snapshot_prune(conversation_id=conversation_id)
         assistant_summary_schedule(snapshot_id=snapshot_id)
     snapshot_dispatch_waiting(conversation_id=conversation_id)
-    snapshot = Snapshot.objects.defer("state", "results", "positions").get(pk=snapshot_id)
+    snapshot = Snapshot.objects.defer(*BULKY_FIELDS).get(pk=snapshot_id)
     if (
         succeeded
         and VoteEvent.objects.filter(
