@@ -115,11 +115,17 @@ def assistant_summarize(*, snapshot: Snapshot) -> SnapshotSummary:
         return SnapshotSummary.objects.get(snapshot=snapshot)
 
 
-def assistant_summarize_latest(*, conversation: Conversation) -> SnapshotSummary:
+def _snapshot_latest_or_not_found(conversation: Conversation, *, nothing_to: str) -> Snapshot:
     snapshot = snapshot_latest(conversation=conversation)
     if snapshot is None:
-        raise NotFound("This conversation has no opinion groups yet: nothing to summarize.")
-    return assistant_summarize(snapshot=snapshot)
+        raise NotFound(f"This conversation has no opinion groups yet: nothing to {nothing_to}.")
+    return snapshot
+
+
+def assistant_summarize_latest(*, conversation: Conversation) -> SnapshotSummary:
+    return assistant_summarize(
+        snapshot=_snapshot_latest_or_not_found(conversation, nothing_to="summarize")
+    )
 
 
 def assistant_summary_document(*, slug: str) -> dict[str, Any]:
@@ -168,17 +174,13 @@ def assistant_snapshot_follow_up(*, snapshot_id: int) -> SnapshotSummary | None:
     return summary
 
 
-def _latest_snapshot(conversation: Conversation) -> Snapshot:
-    snapshot = snapshot_latest(conversation=conversation)
-    if snapshot is None:
-        raise NotFound("This conversation has no opinion groups yet: nothing to bridge.")
-    return snapshot
-
-
 def _bridging_store(
     *, conversation: Conversation
 ) -> tuple[BridgingDraft, list[BridgingSuggestion]]:
-    draft = draft_bridges(snapshot=_latest_snapshot(conversation), provider=get_provider())
+    draft = draft_bridges(
+        snapshot=_snapshot_latest_or_not_found(conversation, nothing_to="bridge"),
+        provider=get_provider(),
+    )
     if draft.source != LLM:
         # Offline candidates are existing statements: there is nothing new to approve.
         return draft, []

@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from deliberation.assistant.bridging import OFFLINE_BRIDGE_LIMITATION, draft_bridges
 from deliberation.assistant.provider import get_provider
-from deliberation.errors import Conflict, PermissionDenied
+from deliberation.errors import Conflict, NotFound, PermissionDenied
 from deliberation.models import (
     AICall,
     AuditLogEntry,
@@ -237,3 +237,14 @@ def test_a_later_snapshot_stores_real_agreement_beside_the_forecast(camps: Camps
     expected = (abs(13 / 14 - 0.9) + abs(13 / 14 - 0.8)) / 2
     assert suggestion.forecast_error == pytest.approx(expected)
     assert later.ai_summary is not None
+
+
+@pytest.mark.usefixtures("offline")
+def test_drafting_bridges_before_any_groups_says_there_is_nothing_to_bridge(
+    camps: Camps,
+) -> None:
+    with pytest.raises(NotFound, match="no opinion groups yet: nothing to bridge"):
+        bridging_suggestions_draft(actor=moderator_of(camps), conversation=camps.conversation)
+
+    assert not BridgingSuggestion.objects.exists()
+    assert not AICall.objects.exists()

@@ -7,11 +7,12 @@ from django.core.management import call_command
 
 from deliberation.assistant.provider import OFFLINE_LIMITATION
 from deliberation.assistant.summaries import EXTRACTIVE_LIMITATION, GATE_LIMITATION
+from deliberation.errors import NotFound
 from deliberation.models import AICall, Participant, Snapshot, SnapshotSummary
 from deliberation.selectors.groups import GroupsView, groups_view
-from deliberation.services.assistant import assistant_summarize
+from deliberation.services.assistant import assistant_summarize, assistant_summarize_latest
 from deliberation.services.snapshots import snapshot_run
-from tests.factories import StatementFactory
+from tests.factories import ConversationFactory, StatementFactory
 from tests.fake_openai import FakeOpenAI
 from tests.snapshot_data import votes_write
 
@@ -142,3 +143,13 @@ def test_summarize_command_prints_the_issue_shape(offline: None, camps_snapshot:
     assert {"text", "citations"} <= set(document["groups"][0]["sentences"][0])
     assert document["overview"]["source"] == "extractive"
     assert SnapshotSummary.objects.count() == 1
+
+
+@pytest.mark.usefixtures("offline")
+def test_summarizing_a_conversation_without_groups_says_there_is_nothing_to_summarize() -> None:
+    conversation = ConversationFactory.create()
+
+    with pytest.raises(NotFound, match="no opinion groups yet: nothing to summarize"):
+        assistant_summarize_latest(conversation=conversation)
+
+    assert not SnapshotSummary.objects.exists()
