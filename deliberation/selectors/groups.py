@@ -87,11 +87,14 @@ def snapshot_history(*, conversation: Conversation) -> QuerySet[Snapshot]:
 def participant_groups_latest(*, conversation: Conversation) -> dict[int, int]:
     """Participant id to group id in the latest snapshot, for participants in a group."""
     snapshot = _succeeded(conversation.pk).only("positions").first()
-    if snapshot is None:
-        return {}
+    return {} if snapshot is None else snapshot_groups(snapshot=snapshot)
+
+
+def snapshot_groups(*, snapshot: Snapshot) -> dict[int, int]:
+    """Participant id to group id, for the people the snapshot placed in a group."""
     positions = snapshot.positions_array()
-    grouped = positions[positions["group"] >= 0]
-    return dict(zip(grouped["participant"].tolist(), grouped["group"].tolist(), strict=True))
+    placed = positions[positions["group"] >= 0]
+    return dict(zip(placed["participant"].tolist(), placed["group"].tolist(), strict=True))
 
 
 def statement_extremity_latest(*, conversation_id: int) -> dict[int, float]:

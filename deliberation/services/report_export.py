@@ -20,6 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from deliberation.errors import InvalidInput, NotFound
 from deliberation.models import Conversation, Snapshot, Statement
 from deliberation.report.render import report_body_html
+from deliberation.selectors.groups import snapshot_groups
 from deliberation.selectors.report import (
     report_build,
     report_conversation_get,
@@ -119,13 +120,6 @@ def snapshot_document(*, conversation: Conversation, snapshot: Snapshot) -> dict
         "results": snapshot.results,
         "licence": ATTRIBUTION if imported else None,
     }
-
-
-def snapshot_groups(*, snapshot: Snapshot) -> dict[int, int]:
-    """Participant id to group id, for the people the snapshot placed in a group."""
-    positions = snapshot.positions_array()
-    placed = positions[positions["group"] >= 0]
-    return dict(zip(placed["participant"].tolist(), placed["group"].tolist(), strict=True))
 
 
 def deterministic_zip(files: Mapping[str, bytes]) -> bytes:

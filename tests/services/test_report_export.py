@@ -11,11 +11,11 @@ from pypdf import PdfReader
 
 from deliberation.errors import InvalidInput, NotFound
 from deliberation.models import Conversation, Visibility, Vote
+from deliberation.selectors.groups import snapshot_groups
 from deliberation.services.report_export import (
     ZIP_TIMESTAMP,
     deterministic_zip,
     report_export,
-    snapshot_groups,
 )
 from deliberation.services.votes import vote_cast
 from tests.factories import ConversationFactory
