@@ -132,7 +132,7 @@ class DuplicateOffer:
 
 
 def duplicate_offer(
-    *, conversation: Conversation, participant: Participant, existing_id: int
+    *, conversation: Conversation, participant: Participant | None, existing_id: int
 ) -> DuplicateOffer | None:
     """What to offer instead of a duplicate, or None when the existing statement is hidden
     from this participant (someone else's pending statement, or a rejected one)."""
@@ -143,5 +143,8 @@ def duplicate_offer(
     )
     if existing is None:
         return None
-    voted = Vote.objects.filter(participant=participant, statement=existing).exists()
+    voted = (
+        participant is not None
+        and Vote.objects.filter(participant=participant, statement=existing).exists()
+    )
     return DuplicateOffer(statement=existing, already_voted=voted)

@@ -17,10 +17,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from deliberation.errors import AgoraError, DuplicateStatement, NotFound
-from deliberation.identity import request_participant
+from deliberation.identity import request_participant, request_participant_writing
 from deliberation.models import (
     Conversation,
     ModerationMode,
+    Participant,
     Statement,
     StatementStatus,
 )
@@ -69,11 +70,8 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @_with_conversation
 def conversation_detail(request: HttpRequest, conversation: Conversation) -> HttpResponse:
-    open_now = conversation_write_state(conversation=conversation) is WriteState.OPEN
     try:
-        # The routing draws the card among what this participant has not voted on, so an
-        # open conversation identifies its visitor now rather than at their first vote.
-        participant = request_participant(request, conversation, create=open_now)
+        participant = _page_participant(request, conversation)
     except AgoraError as error:
         return _join_refusal(request, conversation, error, CONVERSATION_TEMPLATE)
     card = voting_card(
@@ -87,24 +85,26 @@ def conversation_detail(request: HttpRequest, conversation: Conversation) -> Htt
 @require_POST
 @_with_conversation
 def vote(request: HttpRequest, conversation: Conversation) -> HttpResponse:
-    try:
-        participant = request_participant(request, conversation, create=True)
-    except AgoraError as error:
-        return _join_refusal(request, conversation, error, "participate/_vote_result.html")
     posted_statement = request.POST.get("statement")
+    participant: Participant | None = None
     try:
-        statement = statement_get_in_conversation(
-            conversation=conversation, statement_id=posted_statement
-        )
-        vote_cast(
-            participant=participant,
-            statement=statement,
-            value=request.POST.get("value"),
-            reason=request.POST.get("reason", ""),
-        )
+        with request_participant_writing(request, conversation) as participant:
+            statement = statement_get_in_conversation(
+                conversation=conversation, statement_id=posted_statement
+            )
+            vote_cast(
+                participant=participant,
+                statement=statement,
+                value=request.POST.get("value"),
+                reason=request.POST.get("reason", ""),
+            )
     except AgoraError as error:
+        if participant is None:
+            return _join_refusal(request, conversation, error, "participate/_vote_result.html")
         card = voting_card(
-            conversation=conversation, participant=participant, requested=posted_statement
+            conversation=conversation,
+            participant=_page_participant(request, conversation),
+            requested=posted_statement,
         )
         # The reason typed belongs to the statement it was typed for: keep it only when
         # that statement is still the one on the card.
@@ -128,28 +128,29 @@ def vote(request: HttpRequest, conversation: Conversation) -> HttpResponse:
 @_with_conversation
 def statement_add(request: HttpRequest, conversation: Conversation) -> HttpResponse:
     text = request.POST.get("text", "")
-    try:
-        participant = request_participant(request, conversation, create=True)
-    except AgoraError as error:
-        return _join_refusal(
-            request,
-            conversation,
-            error,
-            "participate/_add_statement.html",
-            statement_error=error,
-            statement_draft=text,
-        )
     # The statement on the card the page shows now, sent along by htmx so the answer can
     # leave that card alone.
     shown = request.POST.get("statement")
+    participant: Participant | None = None
     try:
-        statement = assistant_statement_submit(
-            conversation=conversation,
-            participant=participant,
-            text=text,
-            confirmed=request.POST.get("confirmed") == "1",
-        )
+        with request_participant_writing(request, conversation) as participant:
+            statement = assistant_statement_submit(
+                conversation=conversation,
+                participant=participant,
+                text=text,
+                confirmed=request.POST.get("confirmed") == "1",
+            )
     except AgoraError as error:
+        if participant is None:
+            return _join_refusal(
+                request,
+                conversation,
+                error,
+                "participate/_add_statement.html",
+                statement_error=error,
+                statement_draft=text,
+            )
+        participant = _page_participant(request, conversation)
         offer = (
             duplicate_offer(
                 conversation=conversation,
@@ -194,6 +195,17 @@ def page_context(conversation: Conversation, card: VotingCard, **extra: Any) -> 
         "reason_max_length": REASON_MAX_LENGTH,
         **extra,
     }
+
+
+def _page_participant(request: HttpRequest, conversation: Conversation) -> Participant | None:
+    """The participant the conversation page draws its card for.
+
+    The routing draws the card among what a participant has not voted on, so an open
+    conversation identifies its visitor when showing the page rather than at their first
+    vote. After a refused write this is read afresh: a newcomer's participant went with it.
+    """
+    open_now = conversation_write_state(conversation=conversation) is WriteState.OPEN
+    return request_participant(request, conversation, create=open_now)
 
 
 def _join_refusal(

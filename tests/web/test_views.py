@@ -612,3 +612,33 @@ def test_pages_link_to_the_report_only_where_readers_may_open_it(browser: Browse
     assert reverse("report:latest", args=[kept_private.slug]) not in home
     page = browser.get(page_url(kept_private)).content.decode()
     assert reverse("report:latest", args=[kept_private.slug]) not in page
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ({"is_open": False}, "This conversation is closed"),
+        ({"opens_at": timezone.now() + timedelta(days=2)}, "This conversation opens on"),
+    ],
+    ids=["closed", "not-yet-open"],
+)
+@pytest.mark.parametrize("write", ["vote", "statement"])
+def test_refused_first_write_leaves_no_participant(
+    browser: Browser, htmx: bool, schedule: dict[str, Any], message: str, write: str
+) -> None:
+    # Issue 2: the newcomer's participant goes with the write that was refused.
+    statement = StatementFactory.create(conversation=ConversationFactory.create(**schedule))
+    conversation = statement.conversation
+    if write == "vote":
+        response = browser.post(
+            vote_url(conversation), {"statement": statement.pk, "value": "1"}, htmx=htmx
+        )
+    else:
+        response = browser.post(add_url(conversation), {"text": "A new idea."}, htmx=htmx)
+
+    assert response.status_code == 403
+    assert message in response.content.decode()
+    assert not Participant.objects.exists()
+    assert Statement.objects.count() == 1
+    assert nothing_written()
