@@ -537,8 +537,10 @@ def moderation_screenings_reap() -> list[int]:
     )
     from deliberation.assistant.moderation_tasks import moderation_flags_compute  # Imports us.
 
+    # Sent like every other screening: a broker refusing one resend is logged and the next
+    # reap retries it, instead of aborting the rest of this batch and the never-screened.
     for statement_id in lost:
-        moderation_flags_compute.delay(statement_id)
+        _send_after_commit(moderation_flags_compute, statement_id)
     if never:
         moderation_screening_schedule(statement_ids=never)
     if lost or never:

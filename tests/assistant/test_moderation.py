@@ -355,6 +355,31 @@ def test_the_reaper_resends_lost_jobs_and_screens_statements_that_never_had_one(
 
 
 @pytest.mark.usefixtures("offline")
+def test_a_broker_that_refuses_a_resend_does_not_stop_the_reaper(
+    django_capture_on_commit_callbacks: CaptureCommits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deliberation.assistant import moderation_tasks
+
+    def refuse(*args: object) -> None:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(moderation_tasks.moderation_flags_compute, "delay", refuse)
+    conversation = ConversationFactory.create()
+    lost = pending(conversation, "Lost in the queue.")
+    ModerationScreening.objects.create(statement=lost)
+    ModerationScreening.objects.filter(statement=lost).update(
+        created_at=timezone.now() - timedelta(seconds=SCREENING_QUEUED_GRACE_S + 1)
+    )
+    never = pending(conversation, "Submitted before the flags existed.")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        handled = moderation_screenings_reap()
+
+    assert sorted(handled) == sorted([lost.pk, never.pk])
+    assert ModerationScreening.objects.get(statement=never).state == ScreeningState.QUEUED
+
+
+@pytest.mark.usefixtures("offline")
 def test_a_worker_presumed_dead_does_not_overwrite_its_successors_flags(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
