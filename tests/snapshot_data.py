@@ -2,11 +2,12 @@
 
 from dataclasses import dataclass
 
+from django.test import Client
 from django.utils import timezone
 
 from deliberation.models import Conversation, Participant, Snapshot, Statement, Vote, VoteEvent
 from deliberation.services.snapshots import snapshot_run
-from tests.factories import ConversationFactory, ParticipantFactory, StatementFactory
+from tests.factories import ConversationFactory, ParticipantFactory, StatementFactory, UserFactory
 
 
 @dataclass
@@ -66,3 +67,13 @@ def clustered(camps: Camps) -> Snapshot:
     snapshot = snapshot_run(snapshot_id=Snapshot.objects.create(conversation=camps.conversation).pk)
     assert snapshot is not None
     return snapshot
+
+
+def log_in_as_first_of_camp_a(client: Client, camps: Camps) -> int:
+    """Log the client in as the first participant of camp A; returns that participant's id."""
+    user = UserFactory.create()
+    me = camps.camp_a[0]
+    me.user = user
+    me.save()
+    client.force_login(user)
+    return me.pk

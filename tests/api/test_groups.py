@@ -2,20 +2,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from deliberation.models import Snapshot, SnapshotStatus, VoteEvent
-from tests.factories import ConversationFactory, UserFactory
-from tests.snapshot_data import Camps, clustered, two_camps
+from tests.factories import ConversationFactory
+from tests.snapshot_data import clustered, log_in_as_first_of_camp_a, two_camps
 
 pytestmark = pytest.mark.django_db
-
-
-def _as_participant(client: APIClient, camps: Camps) -> int:
-    """Log the client in as the first participant of camp A."""
-    user = UserFactory.create()
-    me = camps.camp_a[0]
-    me.user = user
-    me.save()
-    client.force_login(user)
-    return me.pk
 
 
 def test_groups_returns_the_latest_snapshot_with_groups_consensus_and_statistics(
@@ -65,7 +55,7 @@ def test_groups_hidden_by_the_moderators_are_refused(api_client: APIClient) -> N
 def test_me_gives_my_group_position_and_votes_against_my_group(api_client: APIClient) -> None:
     camps = two_camps()
     clustered(camps)
-    participant_id = _as_participant(api_client, camps)
+    participant_id = log_in_as_first_of_camp_a(api_client, camps)
 
     response = api_client.get(f"/api/v1/conversations/{camps.conversation.slug}/me/")
 

@@ -4,23 +4,15 @@ import pytest
 from django.test import Client
 
 from deliberation.report.svg import UNGROUPED, group_colour
-from tests.factories import ConversationFactory, UserFactory
-from tests.snapshot_data import Camps, clustered, two_camps
-
-
-def _logged_in_as_first_of_camp_a(client: Client, camps: Camps) -> None:
-    user = UserFactory.create()
-    me = camps.camp_a[0]
-    me.user = user
-    me.save()
-    client.force_login(user)
+from tests.factories import ConversationFactory
+from tests.snapshot_data import clustered, log_in_as_first_of_camp_a, two_camps
 
 
 @pytest.mark.django_db
 def test_panel_shows_the_map_my_group_each_group_and_what_is_shared(client: Client) -> None:
     camps = two_camps()
     snapshot = clustered(camps)
-    _logged_in_as_first_of_camp_a(client, camps)
+    log_in_as_first_of_camp_a(client, camps)
 
     response = client.get(f"/c/{camps.conversation.slug}/groups/panel/")
 
