@@ -429,62 +429,51 @@ class TestRefusedFirstWrite:
     """Issue 2: a newcomer whose first write is refused is not left behind as a participant."""
 
     @pytest.mark.parametrize(
-        ("setup", "status", "code"),
+        ("write", "setup", "status", "code"),
         [
-            ({"statement_status": StatementStatus.PENDING}, 400, "invalid"),
-            ({"statement_status": StatementStatus.REJECTED}, 400, "invalid"),
-            ({"is_open": False}, 403, "conversation_closed"),
+            ("vote", {"statement_status": StatementStatus.PENDING}, 400, "invalid"),
+            ("vote", {"statement_status": StatementStatus.REJECTED}, 400, "invalid"),
+            ("vote", {"is_open": False}, 403, "conversation_closed"),
+            ("statement", {"duplicate": True}, 409, "duplicate_statement"),
+            ("statement", {"is_open": False}, 403, "conversation_closed"),
+            ("statement", {"participants_can_add": False}, 403, "forbidden"),
         ],
-        ids=["pending", "rejected", "closed"],
+        ids=[
+            "vote-pending",
+            "vote-rejected",
+            "vote-closed",
+            "statement-duplicate",
+            "statement-closed",
+            "statement-participants-cannot-add",
+        ],
     )
-    def test_refused_first_vote_leaves_no_participant(
+    def test_refused_first_write_leaves_no_participant(
         self,
         conversation: Conversation,
         participant_client: APIClient,
+        write: str,
         setup: dict[str, Any],
         status: int,
         code: str,
     ) -> None:
         statement = StatementFactory.create(
             conversation=conversation,
+            text="Fund night buses" if setup.get("duplicate") else "Plant more trees",
             status=setup.get("statement_status", StatementStatus.ACCEPTED),
         )
-        Conversation.objects.filter(pk=conversation.pk).update(is_open=setup.get("is_open", True))
-        before = counts()
-        response = participant_client.post(
-            url("vote-list", conversation), {"statement": statement.pk, "value": 1}, "json"
-        )
-        assert response.status_code == status
-        assert response.json()["error"]["code"] == code
-        assert counts() == before
-
-    @pytest.mark.parametrize(
-        ("setup", "status", "code"),
-        [
-            ({"duplicate": True}, 409, "duplicate_statement"),
-            ({"is_open": False}, 403, "conversation_closed"),
-            ({"participants_can_add": False}, 403, "forbidden"),
-        ],
-        ids=["duplicate", "closed", "participants-cannot-add"],
-    )
-    def test_refused_first_statement_leaves_no_participant(
-        self,
-        conversation: Conversation,
-        participant_client: APIClient,
-        setup: dict[str, Any],
-        status: int,
-        code: str,
-    ) -> None:
-        if setup.get("duplicate"):
-            StatementFactory.create(conversation=conversation, text="Fund night buses")
         Conversation.objects.filter(pk=conversation.pk).update(
             is_open=setup.get("is_open", True),
             participants_can_add=setup.get("participants_can_add", True),
         )
         before = counts()
-        response = participant_client.post(
-            url("statement-list", conversation), {"text": "fund  NIGHT buses"}, format="json"
-        )
+        if write == "vote":
+            response = participant_client.post(
+                url("vote-list", conversation), {"statement": statement.pk, "value": 1}, "json"
+            )
+        else:
+            response = participant_client.post(
+                url("statement-list", conversation), {"text": "fund  NIGHT buses"}, "json"
+            )
         assert response.status_code == status
         assert response.json()["error"]["code"] == code
         assert counts() == before
