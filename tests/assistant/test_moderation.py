@@ -302,16 +302,21 @@ def test_submitting_a_statement_screens_it_after_commit(
     assert "spam" in flags(statement)
 
 
-@pytest.mark.usefixtures("offline")
-def test_a_broker_that_refuses_the_job_does_not_fail_the_submit(
-    django_capture_on_commit_callbacks: CaptureCommits, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def broker_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every attempt to send a screening job raises, as with the broker unreachable."""
     from deliberation.assistant import moderation_tasks
 
     def refuse(*args: object) -> None:
         raise ConnectionError("broker down")
 
     monkeypatch.setattr(moderation_tasks.moderation_flags_compute, "delay", refuse)
+
+
+@pytest.mark.usefixtures("offline", "broker_down")
+def test_a_broker_that_refuses_the_job_does_not_fail_the_submit(
+    django_capture_on_commit_callbacks: CaptureCommits,
+) -> None:
 
     statement = submit_after_commit(
         django_capture_on_commit_callbacks, "The city should plant more trees."
@@ -354,16 +359,10 @@ def test_the_reaper_resends_lost_jobs_and_screens_statements_that_never_had_one(
     assert ModerationScreening.objects.get(statement=dead_worker).attempt == 2
 
 
-@pytest.mark.usefixtures("offline")
+@pytest.mark.usefixtures("offline", "broker_down")
 def test_a_broker_that_refuses_a_resend_does_not_stop_the_reaper(
-    django_capture_on_commit_callbacks: CaptureCommits, monkeypatch: pytest.MonkeyPatch
+    django_capture_on_commit_callbacks: CaptureCommits,
 ) -> None:
-    from deliberation.assistant import moderation_tasks
-
-    def refuse(*args: object) -> None:
-        raise ConnectionError("broker down")
-
-    monkeypatch.setattr(moderation_tasks.moderation_flags_compute, "delay", refuse)
     conversation = ConversationFactory.create()
     lost = pending(conversation, "Lost in the queue.")
     ModerationScreening.objects.create(statement=lost)
