@@ -220,13 +220,17 @@ class NextStatementView(ConversationScopedView):
         # Asking for a statement to vote on is where taking part starts: the participant is
         # created here, so the progress and the draw below are theirs from the first card on.
         participant = request_participant(request, conversation, create=True)
-        statement = statement_next_for_participant(participant=participant)
+        statement = statement_next_for_participant(
+            conversation_id=conversation.pk, participant=participant
+        )
         return Response(
             NextStatementSerializer(
                 {
                     "statement": statement,
                     "done": statement is None,
-                    "progress": participant_progress(participant=participant),
+                    "progress": participant_progress(
+                        conversation_id=conversation.pk, participant=participant
+                    ),
                 }
             ).data
         )

@@ -26,41 +26,49 @@ class Progress:
         return max(self.available - self.voted, 0)
 
 
-def participant_progress(*, participant: Participant) -> Progress:
+def participant_progress(*, conversation_id: int, participant: Participant | None) -> Progress:
+    """Votes cast and statements open for voting; a visitor who is not yet a participant
+    (``None``) has voted on nothing."""
     accepted = Statement.objects.filter(
-        conversation_id=participant.conversation_id, status=StatementStatus.ACCEPTED
+        conversation_id=conversation_id, status=StatementStatus.ACCEPTED
     )
-    voted = Vote.objects.filter(participant=participant, statement__in=accepted).count()
+    voted = (
+        0
+        if participant is None
+        else Vote.objects.filter(participant=participant, statement__in=accepted).count()
+    )
     return Progress(voted=voted, available=accepted.count())
 
 
 def statement_next_for_participant(
     *,
-    participant: Participant,
+    conversation_id: int,
+    participant: Participant | None,
     rng: random.Random | None = None,
     extremity: dict[int, float] | None = None,
 ) -> Statement | None:
     """Draw the next statement for this participant, or None when all are voted.
 
-    ``extremity`` maps statement ids to their extremity; by default it is read from the
-    latest snapshot, when one exists.
+    A visitor who is not yet a participant (``None``) draws among every accepted statement,
+    so reading a conversation creates no rows. ``extremity`` maps statement ids to their
+    extremity; by default it is read from the latest snapshot, when one exists.
     """
+    unvoted = Statement.objects.filter(
+        conversation_id=conversation_id, status=StatementStatus.ACCEPTED
+    )
+    if participant is not None:
+        unvoted = unvoted.exclude(votes__participant=participant)
     candidates = list(
-        Statement.objects.filter(
-            conversation_id=participant.conversation_id, status=StatementStatus.ACCEPTED
-        )
-        .exclude(votes__participant=participant)
-        .annotate(
+        unvoted.annotate(
             n_seen=Count("votes"),
             n_agree=Count("votes", filter=Q(votes__value=1)),
             n_disagree=Count("votes", filter=Q(votes__value=-1)),
-        )
-        .order_by("id")
+        ).order_by("id")
     )
     if not candidates:
         return None
     if extremity is None:
-        extremity = statement_extremity_latest(conversation_id=participant.conversation_id)
+        extremity = statement_extremity_latest(conversation_id=conversation_id)
     # The same priority function the clustering snapshot computes, fed live tallies.
     live = Tallies(
         agree=np.array([statement.n_agree for statement in candidates], dtype=np.float64),

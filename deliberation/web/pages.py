@@ -82,41 +82,41 @@ def voting_card(
     conversation: Conversation,
     participant: Participant | None,
     requested: object = None,
+    kept_out: bool = False,
 ) -> VotingCard:
-    """The card to show this participant.
+    """The card to show this participant, or this visitor (``None``: not yet a participant,
+    who has voted on nothing). ``kept_out``: the access mode refuses them, so no card.
 
     ``requested`` (a statement id from a link or from the card the page already shows) is
     kept when the participant can still vote on it; otherwise the routing draws the next.
     """
     state = conversation_write_state(conversation=conversation)
-    if participant is None:
-        available = statement_list_visible(conversation=conversation).count()
-        return VotingCard(
-            statement=None, progress=Progress(voted=0, available=available), state=state
-        )
-    progress = participant_progress(participant=participant)
-    if state is not WriteState.OPEN:
+    progress = participant_progress(conversation_id=conversation.pk, participant=participant)
+    if kept_out or state is not WriteState.OPEN:
         return VotingCard(statement=None, progress=progress, state=state)
-    statement = _unvoted_statement(participant=participant, requested=requested)
+    statement = _unvoted_statement(
+        conversation=conversation, participant=participant, requested=requested
+    )
     if statement is None:
-        statement = statement_next_for_participant(participant=participant)
+        statement = statement_next_for_participant(
+            conversation_id=conversation.pk, participant=participant
+        )
     return VotingCard(statement=statement, progress=progress, state=state)
 
 
-def _unvoted_statement(*, participant: Participant, requested: object) -> Statement | None:
+def _unvoted_statement(
+    *, conversation: Conversation, participant: Participant | None, requested: object
+) -> Statement | None:
     try:
         pk = int(str(requested))
     except ValueError:
         return None
-    return (
-        Statement.objects.filter(
-            conversation_id=participant.conversation_id,
-            pk=pk,
-            status=StatementStatus.ACCEPTED,
-        )
-        .exclude(votes__participant=participant)
-        .first()
+    unvoted = Statement.objects.filter(
+        conversation=conversation, pk=pk, status=StatementStatus.ACCEPTED
     )
+    if participant is not None:
+        unvoted = unvoted.exclude(votes__participant=participant)
+    return unvoted.first()
 
 
 @dataclass(frozen=True)

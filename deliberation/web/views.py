@@ -34,6 +34,7 @@ from deliberation.selectors.conversations import (
     statement_get_in_conversation,
 )
 from deliberation.selectors.report import report_refusal
+from deliberation.services.access import access_check_join
 from deliberation.services.assistant import assistant_statement_submit
 from deliberation.services.votes import vote_cast
 from deliberation.web.pages import (
@@ -198,14 +199,17 @@ def page_context(conversation: Conversation, card: VotingCard, **extra: Any) -> 
 
 
 def _page_participant(request: HttpRequest, conversation: Conversation) -> Participant | None:
-    """The participant the conversation page draws its card for.
-
-    The routing draws the card among what a participant has not voted on, so an open
-    conversation identifies its visitor when showing the page rather than at their first
-    vote. After a refused write this is read afresh: a newcomer's participant went with it.
+    """The participant the conversation page draws its card for, or None for a visitor
+    who has not written yet: reading a conversation creates nothing (their first vote
+    does). After a refused write this is read afresh: a newcomer's participant went with it.
     """
-    open_now = conversation_write_state(conversation=conversation) is WriteState.OPEN
-    return request_participant(request, conversation, create=open_now)
+    participant = request_participant(request, conversation, create=False)
+    if participant is None and conversation_write_state(conversation=conversation) is (
+        WriteState.OPEN
+    ):
+        # A visitor the access mode keeps out learns why now, not at their first vote.
+        access_check_join(conversation=conversation, user=request.user, xid=None, invited=False)
+    return participant
 
 
 def _join_refusal(
@@ -217,7 +221,7 @@ def _join_refusal(
 ) -> HttpResponse:
     """The conversation's access mode keeps this person out (invitation, member list,
     logged-in users only): show the page without a card, saying why."""
-    card = voting_card(conversation=conversation, participant=None)
+    card = voting_card(conversation=conversation, participant=None, kept_out=True)
     return _refusal(
         request, fragment, page_context(conversation, card, join_error=error, **extra), error
     )

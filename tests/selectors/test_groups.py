@@ -141,5 +141,7 @@ def test_routing_reads_extremity_from_the_latest_snapshot() -> None:
     assert max(extremity.values()) > 0
     newcomer = ParticipantFactory.create(conversation=camps.conversation)
     votes_write([(newcomer, s, 1) for s in camps.statements[1:]])
-    drawn = statement_next_for_participant(participant=newcomer, rng=random.Random(0))
+    drawn = statement_next_for_participant(
+        conversation_id=newcomer.conversation_id, participant=newcomer, rng=random.Random(0)
+    )
     assert drawn == camps.statements[0]

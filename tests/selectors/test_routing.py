@@ -40,7 +40,10 @@ def draw_counts(participant: Participant, extremity: dict[int, float]) -> Counte
     drawn: Counter[int | None] = Counter()
     for _ in range(DRAWS):
         statement = statement_next_for_participant(
-            participant=participant, rng=rng, extremity=extremity
+            conversation_id=participant.conversation_id,
+            participant=participant,
+            rng=rng,
+            extremity=extremity,
         )
         drawn[statement.pk if statement else None] += 1
     return drawn
@@ -60,7 +63,10 @@ class TestStatementNextForParticipant:
 
         rng = random.Random(7)
         drawn = {
-            statement_next_for_participant(participant=participant, rng=rng) for _ in range(300)
+            statement_next_for_participant(
+                conversation_id=participant.conversation_id, participant=participant, rng=rng
+            )
+            for _ in range(300)
         }
 
         assert drawn == set(open_ones)
@@ -72,10 +78,19 @@ class TestStatementNextForParticipant:
             conversation=participant.conversation, status=StatementStatus.PENDING
         )
         record_vote(participant, statement, 1)
-        assert statement_next_for_participant(participant=participant) is None
+        assert (
+            statement_next_for_participant(
+                conversation_id=participant.conversation_id, participant=participant
+            )
+            is None
+        )
 
     def test_returns_none_in_an_empty_conversation(self) -> None:
-        assert statement_next_for_participant(participant=ParticipantFactory.create()) is None
+        alone = ParticipantFactory.create()
+        assert (
+            statement_next_for_participant(conversation_id=alone.conversation_id, participant=alone)
+            is None
+        )
 
     def test_draws_in_proportion_to_priority_favouring_new_statements(self) -> None:
         participant = ParticipantFactory.create()
@@ -127,6 +142,21 @@ def test_progress_counts_votes_on_accepted_statements_only() -> None:
     Statement.objects.filter(pk=withdrawn.pk).update(status=StatementStatus.REJECTED)
     add_votes(accepted[1], [1])
 
-    progress = participant_progress(participant=participant)
+    progress = participant_progress(
+        conversation_id=participant.conversation_id, participant=participant
+    )
 
     assert (progress.voted, progress.available, progress.remaining) == (1, 3, 2)
+
+
+@pytest.mark.django_db
+def test_a_visitor_who_is_not_yet_a_participant_draws_any_statement_and_has_voted_on_none() -> None:
+    statement = StatementFactory.create()
+
+    progress = participant_progress(conversation_id=statement.conversation_id, participant=None)
+    drawn = statement_next_for_participant(
+        conversation_id=statement.conversation_id, participant=None
+    )
+
+    assert (progress.voted, progress.available) == (0, 1)
+    assert drawn == statement

@@ -642,3 +642,18 @@ def test_refused_first_write_leaves_no_participant(
     assert not Participant.objects.exists()
     assert Statement.objects.count() == 1
     assert nothing_written()
+
+
+def test_reading_an_open_conversation_creates_no_participant_until_the_first_vote(
+    browser: Browser,
+) -> None:
+    statement = StatementFactory.create()
+    conversation = statement.conversation
+
+    page = browser.get(page_url(conversation))
+
+    assert page.status_code == 200
+    assert statement.text in page.content.decode()
+    assert not Participant.objects.exists()
+    browser.post(vote_url(conversation), {"statement": statement.pk, "value": 1})
+    assert Participant.objects.get().votes.get().statement == statement
