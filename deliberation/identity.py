@@ -71,6 +71,20 @@ def request_participant_writing(
         yield request_participant(request, conversation, create=True)
 
 
+@contextmanager
+def request_participant_acting(
+    request: HttpRequest, conversation: Conversation, *, writes: bool
+) -> Iterator[Participant | None]:
+    """For views where only some actions write (the assistant: reading never makes a
+    participant, adding a statement does): a read yields the participant or None, a write
+    behaves as :func:`request_participant_writing`."""
+    if not writes:
+        yield request_participant(request, conversation, create=False)
+        return
+    with request_participant_writing(request, conversation) as participant:
+        yield participant
+
+
 def _session_start(request: HttpRequest) -> None:
     if not request.user.is_authenticated and request.session.session_key is None:
         request.session.save()

@@ -3,9 +3,8 @@ bridging suggestions for moderators. Each view hands the work to one service or 
 domain errors travel up to deliberation.api.errors. Model failures never reach here: the
 services answer offline and say what was limited."""
 
-from typing import Any, cast
+from typing import Any
 
-from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -14,7 +13,7 @@ from rest_framework.views import APIView
 
 from deliberation.api.errors import ErrorSerializer
 from deliberation.assistant.chat import Intent
-from deliberation.identity import request_participant
+from deliberation.identity import request_participant_acting
 from deliberation.models import BridgingSuggestion
 from deliberation.selectors.assistant import bridging_list
 from deliberation.selectors.conversations import conversation_get
@@ -149,17 +148,17 @@ class ChatView(APIView):
         message = ChatMessageSerializer(data=request.data)
         message.is_valid(raise_exception=True)
         intent = message.validated_data["intent"]
-        participant = request_participant(
-            cast(HttpRequest, request), conversation, create=intent == Intent.SUBMIT.value
-        )
-        reply = assistant_chat(
-            conversation=conversation,
-            participant=participant,
-            user=request.user,
-            intent=intent,
-            text=message.validated_data["text"],
-            confirmed=message.validated_data["confirmed"],
-        )
+        with request_participant_acting(
+            request, conversation, writes=intent == Intent.SUBMIT.value
+        ) as participant:
+            reply = assistant_chat(
+                conversation=conversation,
+                participant=participant,
+                user=request.user,
+                intent=intent,
+                text=message.validated_data["text"],
+                confirmed=message.validated_data["confirmed"],
+            )
         return Response(ChatReplySerializer(reply).data)
 
 

@@ -3,10 +3,9 @@
 All three read the latest succeeded clustering snapshot (deliberation.selectors.groups).
 """
 
-from typing import Any, cast
+from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.request import Request
@@ -181,7 +180,7 @@ class MyPositionView(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         conversation = conversation_get(slug=slug, user=request.user)
-        participant = request_participant(cast(HttpRequest, request), conversation, create=False)
+        participant = request_participant(request, conversation, create=False)
         if participant is None:
             raise NotFound("You have not taken part in this conversation yet.")
         snapshot = snapshot_latest_for_viewer(conversation=conversation, user=request.user)

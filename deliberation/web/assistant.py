@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from deliberation.assistant.chat import ChatReply, Intent
 from deliberation.console.views import console_view
 from deliberation.errors import AgoraError, NotFound
-from deliberation.identity import request_participant
+from deliberation.identity import request_participant, request_participant_acting
 from deliberation.models import Conversation, DuplicateTier, Participant, SuggestionStatus
 from deliberation.selectors.assistant import ai_ledger_page, ai_ledger_totals, bridging_list
 from deliberation.selectors.conversations import conversation_get
@@ -95,20 +95,19 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
     intent = request.POST.get("intent", "")
     text = request.POST.get("text", "")
     context: dict[str, Any] = {"asked": text, "intent": intent}
-    participant = None
     try:
-        # Only adding a statement makes the visitor a participant; reading never does.
-        participant = request_participant(
-            request, conversation, create=intent == Intent.SUBMIT.value
-        )
-        context["reply"] = assistant_chat(
-            conversation=conversation,
-            participant=participant,
-            user=request.user,
-            intent=intent,
-            text=text,
-            confirmed=request.POST.get("confirmed") == "1",
-        )
+        # Only adding a statement makes the visitor a participant, and a refused one does not.
+        with request_participant_acting(
+            request, conversation, writes=intent == Intent.SUBMIT.value
+        ) as participant:
+            context["reply"] = assistant_chat(
+                conversation=conversation,
+                participant=participant,
+                user=request.user,
+                intent=intent,
+                text=text,
+                confirmed=request.POST.get("confirmed") == "1",
+            )
     except AgoraError as error:
         context["error"] = error
         context["existing_id"] = getattr(error, "existing_id", None)
@@ -119,6 +118,8 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
             "assistant/_chat_reply.html",
             {**context, "conversation": conversation, "tiers": DuplicateTier},
         )
+    # Read afresh: a newcomer's participant went with a refused statement.
+    participant = request_participant(request, conversation, create=False)
     return _conversation_page(request, conversation, participant, assistant_exchange=context)
 
 

@@ -306,3 +306,15 @@ def test_moderators_review_and_approve_an_edited_suggestion(
         reverse("web:conversation", args=[slug]), {"statement": statement.pk}
     ).content.decode()
     assert "AI-suggested" in card
+
+
+@pytest.mark.usefixtures("offline")
+def test_a_newcomers_refused_submit_leaves_no_participant(client: Client, camps: Camps) -> None:
+    url = reverse("assistant:chat", args=[camps.conversation.slug])
+    before = Participant.objects.count()
+
+    refused = client.post(url, {"intent": "submit", "text": camps.statements[0].text})
+
+    assert refused.status_code == 200
+    assert "already in the conversation" in refused.content.decode()
+    assert Participant.objects.count() == before
