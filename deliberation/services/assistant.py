@@ -310,8 +310,8 @@ def bridging_suggestion_decide(
                 text=final_text,
                 author_user=moderator,
                 status=StatementStatus.ACCEPTED,
+                is_ai_suggested=True,
             )
-            Statement.objects.filter(pk=statement.pk).update(is_ai_suggested=True)
             ledger_decision = (
                 ModeratorDecision.EDITED
                 if final_text != suggestion.original_text

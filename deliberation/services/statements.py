@@ -66,6 +66,7 @@ def statement_create(
     author_user: User | None = None,
     is_seed: bool = False,
     is_meta: bool = False,
+    is_ai_suggested: bool = False,
     status: StatementStatus | None = None,
     external_id: str | None = None,
     created_at: datetime | None = None,
@@ -103,6 +104,7 @@ def statement_create(
                 status=status,
                 is_seed=is_seed,
                 is_meta=is_meta,
+                is_ai_suggested=is_ai_suggested,
                 external_id=external_id,
                 created_at=created_at or timezone.now(),
             )
