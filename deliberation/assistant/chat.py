@@ -36,6 +36,7 @@ OFFLINE_CHAT_LIMITATION = (
     "Free questions need the AI model, which is not available: choose one of the questions below."
 )
 NO_GROUPS = "No opinion groups have formed yet: they appear once enough people have voted."
+GROUPS_HIDDEN = "The moderators of this conversation have not shared its opinion groups."
 
 
 class Intent(Enum):

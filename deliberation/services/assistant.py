@@ -21,6 +21,7 @@ from deliberation.assistant.bridging import (
     realised_agreement,
 )
 from deliberation.assistant.chat import (
+    GROUPS_HIDDEN,
     ChatReply,
     Intent,
     answer_question,
@@ -564,6 +565,9 @@ def assistant_chat(
         raise InvalidInput("Choose one of the assistant's questions.", field="intent") from None
     shown = groups_visible(conversation=conversation, user=user)
     snapshot = snapshot_latest(conversation=conversation) if shown else None
+    if not shown and chosen in (Intent.GROUPS, Intent.MINE, Intent.BRIDGES):
+        # Saying "no groups yet" would be untrue: they exist, but are not for participants.
+        return ChatReply(intent=chosen, paragraphs=[GROUPS_HIDDEN])
     if chosen is Intent.GROUPS:
         return explain_groups(snapshot=snapshot, participant=participant)
     if chosen is Intent.MINE:

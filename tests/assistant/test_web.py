@@ -318,3 +318,19 @@ def test_a_newcomers_refused_submit_leaves_no_participant(client: Client, camps:
     assert refused.status_code == 200
     assert "already in the conversation" in refused.content.decode()
     assert Participant.objects.count() == before
+
+
+@pytest.mark.usefixtures("offline")
+@pytest.mark.parametrize("intent", ["groups", "mine", "bridges"])
+def test_groups_hidden_by_the_moderators_are_said_to_be_hidden_not_missing(
+    client: Client, camps: Camps, intent: str
+) -> None:
+    run_snapshot(camps)
+    camps.conversation.show_groups = False
+    camps.conversation.save()
+    member(camps, client)
+
+    html = chat(client, camps, intent=intent).content.decode()
+
+    assert "have not shared its opinion groups" in html
+    assert "camps on this topic" not in html
