@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "deliberation.middleware.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -107,6 +108,17 @@ CACHES = {
         "LOCATION": env.str("REDIS_URL"),
     }
 }
+
+# Rate limits (deliberation/services/ratelimits.py): the defaults there, overridden per action
+# and scope by AGORA_RATE_LIMITS, JSON such as {"statement": {"address": 30}}. Scopes:
+# participant, address, conversation; actions: join, vote, statement, draft, assistant.
+AGORA_RATE_LIMITS = env.json("AGORA_RATE_LIMITS", default={})
+AGORA_RATE_LIMIT_WINDOW_S = env.int("AGORA_RATE_LIMIT_WINDOW_S", default=60)
+# Behind a reverse proxy every request comes from the proxy's address. Set the number of
+# proxies of yours in front of Agora (each appends to X-Forwarded-For, or the header named
+# here) and limits count the address the outermost one saw; 0 (the default) trusts no header.
+AGORA_TRUSTED_PROXY_COUNT = env.int("AGORA_TRUSTED_PROXY_COUNT", default=0)
+AGORA_TRUSTED_PROXY_HEADER = env.str("AGORA_TRUSTED_PROXY_HEADER", default="X-Forwarded-For")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
