@@ -78,24 +78,32 @@ request_state: ContextVar[RequestState | None] = ContextVar("request_state", def
 
 
 @dataclass(frozen=True)
-class Limit:
-    scope: str
-    per_window: int
+class ActionLimits:
+    """The most of one action per window, per scope; None: that scope has no limit."""
+
+    action: RateLimitAction
+    participant: int | None
+    address: int | None
+    conversation: int | None
 
 
-def ratelimit_settings() -> tuple[int, dict[str, list[Limit]]]:
-    """The window in seconds and, for each action, its limits: the defaults with the
-    settings' overrides. The console shows these."""
+def ratelimit_settings() -> tuple[int, list[ActionLimits]]:
+    """The window in seconds and every action's limits: the defaults with the settings'
+    overrides. The console shows these."""
     overrides: dict[str, dict[str, int]] = getattr(settings, "AGORA_RATE_LIMITS", {})
     window = int(getattr(settings, "AGORA_RATE_LIMIT_WINDOW_S", DEFAULT_WINDOW_S))
-    limits = {
-        action: [
-            Limit(scope=scope, per_window=int(merged[scope]))
-            for scope in SCOPES
-            if (merged := {**defaults, **overrides.get(action, {})}).get(scope) is not None
-        ]
-        for action, defaults in DEFAULT_RATE_LIMITS.items()
-    }
+    limits = []
+    for action, defaults in DEFAULT_RATE_LIMITS.items():
+        merged = {**defaults, **overrides.get(action, {})}
+        limits.append(
+            ActionLimits(
+                action=RateLimitAction(action),
+                **{
+                    scope: None if merged.get(scope) is None else int(merged[scope])
+                    for scope in SCOPES
+                },
+            )
+        )
     return window, limits
 
 
@@ -112,6 +120,7 @@ def ratelimit_check(
     its own limit and leaves the conversation's for everyone else.
     """
     window, all_limits = ratelimit_settings()
+    action_limits = next(limits for limits in all_limits if limits.action == action)
     now = time.time()
     window_index = int(now // window)
     state = request_state.get()
@@ -120,14 +129,15 @@ def ratelimit_check(
         ADDRESS: state.address if state is not None else None,
         CONVERSATION: conversation.pk,
     }
-    limits = [limit for limit in all_limits[action] if idents[limit.scope] is not None]
-    if not limits:
-        return
-    keys = [
-        f"{KEY_PREFIX}{action}:{limit.scope}:{idents[limit.scope]}:{window_index}"
-        for limit in limits
+    scopes = [
+        scope
+        for scope in SCOPES
+        if idents[scope] is not None and getattr(action_limits, scope) is not None
     ]
-    over = _count(keys, [limit.per_window for limit in limits], window)
+    if not scopes:
+        return
+    keys = [f"{KEY_PREFIX}{action}:{scope}:{idents[scope]}:{window_index}" for scope in scopes]
+    over = _count(keys, [getattr(action_limits, scope) for scope in scopes], window)
     if over is None:
         return
     retry_after = max(1, math.ceil((window_index + 1) * window - now))
@@ -136,7 +146,7 @@ def ratelimit_check(
     if participant is not None:
         _hit_record(participant=participant, action=action, now=timezone.now())
     raise RateLimited(
-        f"Too many {_NOUNS[action]} {_WHO[limits[over].scope]} in the last "
+        f"Too many {_NOUNS[action]} {_WHO[scopes[over]]} in the last "
         f"{_duration(window)}: wait {_duration(retry_after)} and try again.",
         retry_after=retry_after,
     )
@@ -222,28 +232,39 @@ def _duration(seconds: int) -> str:
     return "1 second" if seconds == 1 else f"{seconds} seconds"
 
 
-def request_client_address(request: HttpRequest) -> str:
-    """The address rate limits count the request under.
-
-    REMOTE_ADDR, unless settings.AGORA_TRUSTED_PROXY_COUNT says how many proxies of ours
-    stand in front (each appends the address it received from to the header named by
-    AGORA_TRUSTED_PROXY_HEADER, X-Forwarded-For by default): then the entry that many places
-    from the right, the address our outermost proxy saw. Entries further left are whatever
-    the client sent and are never trusted. IPv6 addresses count per /64, the block one
-    household or host is given.
+def request_client_ip(request: HttpRequest) -> str:
+    """The client's IP address: REMOTE_ADDR, unless settings.AGORA_TRUSTED_PROXY_COUNT says
+    how many proxies of ours stand in front (each appends the address it received from to
+    the header named by AGORA_TRUSTED_PROXY_HEADER, X-Forwarded-For by default): then the
+    entry that many places from the right, the address our outermost proxy saw. Entries
+    further left are whatever the client sent and are never trusted.
     """
-    address = request.META.get("REMOTE_ADDR", "")
+    remote = request.META.get("REMOTE_ADDR", "")
     proxies = int(getattr(settings, "AGORA_TRUSTED_PROXY_COUNT", 0))
     if proxies > 0:
         header = getattr(settings, "AGORA_TRUSTED_PROXY_HEADER", "X-Forwarded-For")
         entries = [entry.strip() for entry in request.headers.get(header, "").split(",")]
         entries = [entry for entry in entries if entry]
-        if len(entries) >= proxies:
-            address = entries[-proxies]
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
+        if len(entries) >= proxies and _is_ip(entries[-proxies]):
+            return entries[-proxies]
+    return remote
+
+
+def request_client_address(request: HttpRequest) -> str:
+    """The address rate limits count the request under: its client IP, or for IPv6 its /64
+    block, which one household or host is given whole."""
+    address = request_client_ip(request)
+    if not _is_ip(address):
         return address or "unknown"
+    parsed = ipaddress.ip_address(address)
     if parsed.version == 6:
         return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
     return str(parsed)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -110,10 +110,11 @@ def test_without_redis_the_local_cache_counts(settings: Settings) -> None:
 def test_the_limits_are_the_defaults_with_the_settings_overrides(settings: Settings) -> None:
     settings.AGORA_RATE_LIMITS = {"statement": {"address": 7}}
     window, limits = ratelimit_settings()
-    statement = {limit.scope: limit.per_window for limit in limits[RateLimitAction.STATEMENT]}
-    assert (window, statement["address"]) == (60, 7)
-    assert statement["participant"] > 0 and statement["conversation"] > 0
-    assert {limit.scope for limit in limits[RateLimitAction.JOIN]} == {"address", "conversation"}
+    by_action = {limits.action: limits for limits in limits}
+    statement = by_action[RateLimitAction.STATEMENT]
+    assert (window, statement.address) == (60, 7)
+    assert statement.participant and statement.conversation
+    assert by_action[RateLimitAction.JOIN].participant is None
 
 
 # A second process counting the same conversation: a fresh interpreter, its own Redis

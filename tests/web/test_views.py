@@ -420,7 +420,8 @@ def test_votes_over_the_rate_limit_are_refused_inline(browser: Browser, settings
     )
 
     assert response.status_code == 429
-    assert "Too many votes in a minute" in response.content.decode()
+    assert "Too many votes from you in the last minute" in response.content.decode()
+    assert 1 <= int(response["Retry-After"]) <= 60
     assert VoteEvent.objects.count() == 1
 
 
