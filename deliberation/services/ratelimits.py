@@ -17,7 +17,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache as memoize
-from typing import Any
 
 import redis
 from django.conf import settings
@@ -191,11 +190,11 @@ def _count(keys: list[str], limits: list[int], window: int) -> int | None:
 
 
 @memoize
-def _redis_for(url: str) -> "redis.Redis[Any]":
+def _redis_for(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)
 
 
-def _redis() -> "redis.Redis[Any] | None":
+def _redis() -> redis.Redis | None:
     """The Redis server behind the default cache, if it is one."""
     default = settings.CACHES["default"]
     if default["BACKEND"] != "django.core.cache.backends.redis.RedisCache":

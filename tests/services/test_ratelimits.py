@@ -26,7 +26,9 @@ pytestmark = pytest.mark.django_db
 
 
 def address(**meta: str) -> str:
-    return request_client_address(RequestFactory().get("/", **meta))
+    request = RequestFactory().get("/")
+    request.META.update(meta)
+    return request_client_address(request)
 
 
 @contextmanager

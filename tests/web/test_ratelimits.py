@@ -1,6 +1,8 @@
 """Rate limits in the participant pages: a refusal is a 429 with Retry-After whose htmx
 fragment (or whole page, without JavaScript) says why, and writes nothing."""
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -18,7 +20,7 @@ def fresh_client() -> Client:
     return Client(REMOTE_ADDR="203.0.113.7")
 
 
-def add_statement(conversation: Conversation, text: str, htmx: bool = True) -> object:
+def add_statement(conversation: Conversation, text: str, htmx: bool = True) -> Any:
     return fresh_client().post(
         reverse("web:statement_add", args=[conversation.slug]),
         {"text": text},
