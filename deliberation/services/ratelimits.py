@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache as memoize
+from typing import cast
 
 import redis
 from django.conf import settings
@@ -25,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
+from redis.commands.core import Script
 
 from deliberation.errors import RateLimited
 from deliberation.models import Conversation, Participant, RateLimitAction, RateLimitHit
@@ -174,9 +176,10 @@ _local_lock = threading.Lock()
 
 def _count(keys: list[str], limits: list[int], window: int) -> int | None:
     """Count one hit on every key, unless one is at its limit: then the index of that one."""
-    client = _redis()
-    if client is not None:
-        over = int(client.eval(_COUNT_SCRIPT, len(keys), *keys, 2 * window, *limits))
+    script = _redis_script()
+    if script is not None:
+        # One round trip: EVALSHA (redis-py resends the script if the server lost it).
+        over = int(script(keys=keys, args=[2 * window, *limits]))
         return over - 1 if over else None
     # No Redis: the local-memory cache of this one process (the demo). The lock makes the
     # same read-then-increment atomic between its threads.
@@ -190,17 +193,17 @@ def _count(keys: list[str], limits: list[int], window: int) -> int | None:
 
 
 @memoize
-def _redis_for(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
+def _redis_script_for(url: str) -> Script:
+    return cast(Script, redis.Redis.from_url(url).register_script(_COUNT_SCRIPT))
 
 
-def _redis() -> redis.Redis | None:
-    """The Redis server behind the default cache, if it is one."""
+def _redis_script() -> Script | None:
+    """The counting script on the Redis server behind the default cache, if it is one."""
     default = settings.CACHES["default"]
     if default["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
         return None
     location = default["LOCATION"]
-    return _redis_for(location if isinstance(location, str) else location[0])
+    return _redis_script_for(location if isinstance(location, str) else location[0])
 
 
 def _hit_record(*, participant: Participant, action: RateLimitAction, now: datetime) -> None:
