@@ -86,12 +86,16 @@ def test_participant_pages_and_htmx_actions_break_no_policy(
     expect(page.locator("#progress-text")).to_contain_text("1 of")
     # Draft hints as one types, then add the statement.
     page.get_by_label("Your statement").fill("Open the library on Sundays")
-    page.get_by_label("Your statement").press("s")
-    expect(page.locator("#draft-hints")).to_contain_text("statement", timeout=10_000)
+    with page.expect_response(lambda response: "/assistant/draft/" in response.url) as hints:
+        page.get_by_label("Your statement").press("s")
+    assert hints.value.status == 200
+    expect(page.locator("#draft-hints .help").first).to_be_visible()
     page.get_by_role("button", name="Add statement").click()
     expect(page.get_by_role("status").first).to_contain_text("Thank you")
     # The assistant's chat panel.
-    page.get_by_role("button", name="Explain the groups").click()
+    with page.expect_response(lambda response: "/assistant/chat/" in response.url) as chat:
+        page.get_by_role("button", name="Explain the groups").click()
+    assert chat.value.status == 200
     expect(page.locator("#assistant-log")).not_to_be_empty()
     settle(page)
     assert Vote.objects.filter(participant__conversation=conversation).count() == 2 * 4 * 8 + 1
