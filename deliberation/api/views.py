@@ -55,7 +55,10 @@ FORBIDDEN = _error("No valid CSRF token, a closed conversation, or not allowed."
 CLOSED = _error("The conversation is closed: there is nothing to vote on.")
 INVALID = _error("The request breaks a rule; the message says which.")
 DUPLICATE = _error("The same statement is already there; existing_id names it.")
-TOO_MANY = _error("Too many writes in a minute (code rate_limited): wait and try again.")
+TOO_MANY = _error(
+    "Over a rate limit (code rate_limited): of this participant, this client address or this "
+    "conversation. Retry-After gives the seconds to wait."
+)
 
 
 @method_decorator(ensure_csrf_cookie, name="dispatch")

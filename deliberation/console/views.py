@@ -9,12 +9,16 @@ report through messages and go back where they came from.
 
 import csv
 import json
+import math
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec
 
+from axes.helpers import get_cool_off
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -59,6 +63,7 @@ from deliberation.selectors.moderation import (
 from deliberation.services import conversation_setup, moderation
 from deliberation.services.access import invite_token_make, invite_token_read
 from deliberation.services.participants import participant_join_invited, participant_join_with_xid
+from deliberation.services.ratelimits import ratelimit_settings
 from deliberation.services.report_export import FORMATS as REPORT_FORMATS
 
 P = ParamSpec("P")
@@ -84,6 +89,26 @@ def _optional_template(name: str) -> str | None:
 
 def _refused(request: HttpRequest, error: AgoraError) -> HttpResponse:
     return render(request, "console/error.html", {"error": error}, status=error.status_code)
+
+
+def login_locked_out(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: dict[str, Any] | None
+) -> HttpResponse:
+    """django-axes' answer to a console or admin login it has locked out: the login page
+    again, saying why and for how long, as a 429 with Retry-After."""
+    cool_off = get_cool_off(request) or timedelta(0)
+    response = render(
+        request,
+        "console/login.html",
+        {
+            "form": AuthenticationForm(request),
+            "next": request.POST.get("next", ""),
+            "locked_out_minutes": max(1, math.ceil(cool_off.total_seconds() / 60)),
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response
 
 
 def console_view(
@@ -208,10 +233,18 @@ def _settings_page(
     request: HttpRequest, conversation: Conversation, form: SettingsForm, seeds: SeedsForm
 ) -> HttpResponse:
     status = 400 if form.errors or seeds.errors else 200
+    window, limits = ratelimit_settings()
     return render(
         request,
         "console/settings.html",
-        {"conversation": conversation, "section": "settings", "form": form, "seeds_form": seeds},
+        {
+            "conversation": conversation,
+            "section": "settings",
+            "form": form,
+            "seeds_form": seeds,
+            "rate_limit_window": window,
+            "rate_limits": limits,
+        },
         status=status,
     )
 

@@ -85,8 +85,11 @@ class AllowedXid(models.Model):
 
 
 class RateLimitAction(models.TextChoices):
+    JOIN = "join", "Join"
     VOTE = "vote", "Vote"
     STATEMENT = "statement", "Statement"
+    DRAFT_CHECK = "draft", "Draft check"
+    ASSISTANT = "assistant", "Assistant question"
 
 
 class RateLimitHit(models.Model):

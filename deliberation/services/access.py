@@ -1,4 +1,5 @@
-"""Who may take part in a conversation, and when: access modes, invite links, rate limits.
+"""Who may take part in a conversation, and when: access modes, invite links, rate limits
+(counted in :mod:`deliberation.services.ratelimits`).
 
 Every participant write (a vote, a statement) passes :func:`access_check_write`, and every
 new participant passes :func:`access_check_join`, so the rules live here and nowhere else.
@@ -7,22 +8,17 @@ new participant passes :func:`access_check_join`, so the rules live here and now
 import re
 from datetime import datetime
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core import signing
-from django.core.cache import cache
-from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
-from deliberation.errors import ConversationClosed, InvalidInput, PermissionDenied, RateLimited
+from deliberation.errors import ConversationClosed, InvalidInput, PermissionDenied
 from deliberation.models import (
     AccessMode,
     AllowedXid,
     Conversation,
     Participant,
     RateLimitAction,
-    RateLimitHit,
 )
 from deliberation.models.moderation import XID_MAX_LENGTH
 from deliberation.selectors.conversations import (
@@ -30,11 +26,9 @@ from deliberation.selectors.conversations import (
     conversation_can_moderate,
     conversation_write_state,
 )
+from deliberation.services.ratelimits import ratelimit_check
 
 INVITE_SALT = "agora.invite"
-# Writes per participant per minute. A person votes every few seconds and writes a
-# statement a minute at most; scripts go far beyond. settings.AGORA_RATE_LIMITS overrides.
-DEFAULT_RATE_LIMITS = {RateLimitAction.VOTE: 120, RateLimitAction.STATEMENT: 10}
 _XID = re.compile(r"[\w.@:+#/-]+")
 _NOUNS = {RateLimitAction.VOTE: "votes", RateLimitAction.STATEMENT: "statements"}
 
@@ -64,47 +58,7 @@ def access_check_write(
             f"This conversation opens on {conversation.opens_at:%Y-%m-%d at %H:%M} UTC: "
             f"it takes no {noun} before then."
         )
-    _rate_limit(participant=participant, action=action, now=now)
-
-
-def _rate_limit(*, participant: Participant, action: RateLimitAction, now: datetime) -> None:
-    limits = {**DEFAULT_RATE_LIMITS, **getattr(settings, "AGORA_RATE_LIMITS", {})}
-    window_start = now.replace(second=0, microsecond=0)
-    key = f"agora:ratelimit:{action}:{participant.pk}:{int(window_start.timestamp())}"
-    # Race: one participant's concurrent writes. add() then incr() are atomic in the cache,
-    # so each write gets its own count and a burst cannot slip under the limit together.
-    cache.add(key, 0, timeout=120)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        # The key was evicted between add() and incr(): this write starts a new count.
-        cache.set(key, 1, timeout=120)
-        count = 1
-    if count <= limits[action]:
-        return
-    _rate_limit_hit_record(participant=participant, action=action, window_start=window_start)
-    raise RateLimited(f"Too many {_NOUNS[action]} in a minute: wait a moment and try again.")
-
-
-def _rate_limit_hit_record(
-    *, participant: Participant, action: RateLimitAction, window_start: datetime
-) -> None:
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            RateLimitHit.objects.create(
-                conversation_id=participant.conversation_id,
-                participant=participant,
-                action=action,
-                window_start=window_start,
-                last_hit_at=now,
-            )
-    except IntegrityError:
-        # Race: refused writes of one window arrive together; the first inserts the row,
-        # the others count themselves into it with an atomic increment.
-        RateLimitHit.objects.filter(
-            participant=participant, action=action, window_start=window_start
-        ).update(hits=F("hits") + 1, last_hit_at=now)
+    ratelimit_check(action=action, conversation=conversation, participant=participant)
 
 
 def access_check_join(

@@ -4,8 +4,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 
 from deliberation.errors import Conflict, InvalidInput
-from deliberation.models import Conversation, Participant
+from deliberation.models import Conversation, Participant, RateLimitAction
 from deliberation.services.access import access_check_join, invite_token_read
+from deliberation.services.ratelimits import ratelimit_check
 
 
 def participant_get_or_create(
@@ -36,6 +37,7 @@ def participant_get_or_create(
     if found is not None:
         return found
     access_check_join(conversation=conversation, user=user, xid=xid, invited=invited)
+    ratelimit_check(action=RateLimitAction.JOIN, conversation=conversation)
     try:
         with transaction.atomic():
             return Participant.objects.create(conversation=conversation, **lookup)

@@ -14,7 +14,6 @@ from django.views.decorators.http import require_GET
 from deliberation.errors import AgoraError, NotFound, PermissionDenied
 from deliberation.identity import request_participant
 from deliberation.models import Conversation
-from deliberation.report.svg import UNGROUPED, group_colour
 from deliberation.selectors.conversations import conversation_get
 from deliberation.selectors.groups import (
     groups_view,
@@ -44,8 +43,6 @@ def _panel_context(request: HttpRequest, conversation: Conversation) -> dict[str
         "snapshot": snapshot,
         "view": view,
         "map": group_map,
-        "group_colours": [(label, group_colour(label)) for label, *_ in group_map.rows]
-        + [("none", UNGROUPED)],
         "position": position,
         "agreed_with_group": agreed,
     }

@@ -105,7 +105,7 @@ def test_nobody_adds_statements_after_closing() -> None:
 def test_votes_over_the_limit_are_refused_and_counted_in_one_row(
     settings: Settings,
 ) -> None:
-    settings.AGORA_RATE_LIMITS = {RateLimitAction.VOTE: 3}
+    settings.AGORA_RATE_LIMITS = {RateLimitAction.VOTE: {"participant": 3}}
     conversation = ConversationFactory.create()
     statements = StatementFactory.create_batch(6, conversation=conversation)
     participant = ParticipantFactory.create(conversation=conversation)
@@ -124,7 +124,7 @@ def test_votes_over_the_limit_are_refused_and_counted_in_one_row(
 
 
 def test_rate_limit_is_per_participant(settings: Settings) -> None:
-    settings.AGORA_RATE_LIMITS = {RateLimitAction.STATEMENT: 1}
+    settings.AGORA_RATE_LIMITS = {RateLimitAction.STATEMENT: {"participant": 1}}
     conversation = ConversationFactory.create()
     first, second = ParticipantFactory.create_batch(2, conversation=conversation)
     statement_create(conversation=conversation, text="One.", author_participant=first)
