@@ -9,7 +9,8 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from deliberation.models import AccessMode, AllowedXid, Participant, Vote
+from deliberation.models import AccessMode, AllowedXid, Participant
+from deliberation.services.votes import vote_cast
 from tests.factories import ConversationFactory, ParticipantFactory, StatementFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,7 @@ def test_guessed_xid_in_an_open_conversation_claims_no_imported_participant() ->
     statement = StatementFactory.create(conversation__access_mode=AccessMode.ANYONE)
     conversation = statement.conversation
     imported = ParticipantFactory.create(conversation=conversation, session_key="", xid="5")
-    Vote.objects.create(participant=imported, statement=statement, value=1)
+    vote_cast(participant=imported, statement=statement, value=1)
     attacker = Client()
     response = attacker.post(reverse("console:join_xid", args=[conversation.slug]), {"xid": "5"})
     assert response.status_code in (400, 403)
@@ -56,7 +57,7 @@ def test_a_second_browser_with_a_members_id_does_not_take_the_member_over() -> N
     conversation = statement.conversation
     AllowedXid.objects.create(conversation=conversation, xid="member-1")
     member = ParticipantFactory.create(conversation=conversation, xid="member-1")
-    Vote.objects.create(participant=member, statement=statement, value=1)
+    vote_cast(participant=member, statement=statement, value=1)
     thief = Client()
     response = thief.post(reverse("console:join_xid", args=[conversation.slug]), {"xid": "member-1"})
     assert response.status_code == 403
