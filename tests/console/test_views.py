@@ -282,14 +282,3 @@ def test_broken_invite_link_is_refused_with_a_clear_message() -> None:
     assert response.status_code == 400
     assert b"invite link is not valid" in response.content
     assert not Participant.objects.exists()
-
-
-def test_xid_link_admits_a_listed_member_and_refuses_others() -> None:
-    conversation = ConversationFactory.create(access_mode=AccessMode.XID_LIST)
-    AllowedXid.objects.create(conversation=conversation, xid="member-1")
-    url = reverse("console:join_xid", args=[conversation.slug])
-    refused = Client().post(f"{url}?xid=member-2")
-    assert refused.status_code == 403
-    client = Client()
-    assert client.post(f"{url}?xid=member-1").status_code == 302
-    assert Participant.objects.get().xid == "member-1"
