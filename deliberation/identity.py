@@ -7,8 +7,15 @@ from typing import Literal, overload
 from django.db import transaction
 from django.http import HttpRequest
 
+from deliberation.errors import PermissionDenied
 from deliberation.models import Conversation, Participant
+from deliberation.selectors.conversations import conversation_can_read, conversation_members_only
 from deliberation.services.participants import participant_get_or_create
+
+MEMBERS_ONLY = (
+    "This conversation is for its members only: open the invitation or personal link you "
+    "were given to join it."
+)
 
 
 @overload
@@ -47,6 +54,23 @@ def request_participant(
         user=user,
         session_key=request.session.session_key or "",
     )
+
+
+def request_read_require(request: HttpRequest, conversation: Conversation) -> Conversation:
+    """The conversation, if this request may read it (conversation_can_read); else a 403.
+
+    Every view that shows statements, groups or a report calls this once.
+    """
+    participant = (
+        request_participant(request, conversation, create=False)
+        if conversation_members_only(conversation=conversation)
+        else None
+    )
+    if not conversation_can_read(
+        conversation=conversation, user=request.user, participant=participant
+    ):
+        raise PermissionDenied(MEMBERS_ONLY)
+    return conversation
 
 
 @contextmanager

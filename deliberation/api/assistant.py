@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from deliberation.api.errors import ErrorSerializer
 from deliberation.assistant.chat import Intent
-from deliberation.identity import request_participant_acting
+from deliberation.identity import request_participant_acting, request_read_require
 from deliberation.models import BridgingSuggestion
 from deliberation.selectors.assistant import bridging_list
 from deliberation.selectors.conversations import conversation_get
@@ -122,7 +122,7 @@ class DraftCheckView(APIView):
         responses={200: DraftCheckSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def post(self, request: Request, slug: str) -> Response:
-        conversation = conversation_get(slug=slug, user=request.user)
+        conversation = request_read_require(request, conversation_get(slug=slug, user=request.user))
         draft = DraftSerializer(data=request.data)
         draft.is_valid(raise_exception=True)
         check = assistant_draft_check(conversation=conversation, text=draft.validated_data["text"])
@@ -144,7 +144,7 @@ class ChatView(APIView):
         responses={200: ChatReplySerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def post(self, request: Request, slug: str) -> Response:
-        conversation = conversation_get(slug=slug, user=request.user)
+        conversation = request_read_require(request, conversation_get(slug=slug, user=request.user))
         message = ChatMessageSerializer(data=request.data)
         message.is_valid(raise_exception=True)
         intent = message.validated_data["intent"]

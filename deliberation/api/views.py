@@ -30,7 +30,11 @@ from deliberation.api.serializers import (
     VoteSerializer,
 )
 from deliberation.errors import ConversationClosed
-from deliberation.identity import request_participant, request_participant_writing
+from deliberation.identity import (
+    request_participant,
+    request_participant_writing,
+    request_read_require,
+)
 from deliberation.models import Conversation, Participant, Statement, Vote
 from deliberation.selectors.conversations import (
     WriteState,
@@ -66,7 +70,8 @@ class ConversationScopedView(APIView):
 
     def conversation(self) -> Conversation:
         if not hasattr(self, "_conversation"):
-            self._conversation = conversation_get(slug=self.kwargs["slug"], user=self.request.user)
+            found = conversation_get(slug=self.kwargs["slug"], user=self.request.user)
+            self._conversation = request_read_require(self.request, found)
         return self._conversation
 
     def current_participant(self) -> Participant | None:

@@ -29,8 +29,8 @@ from deliberation.console.charts import activity_charts
 from deliberation.console.forms import (
     AccessRulesForm,
     AuditFilterForm,
-    EmailForm,
     DecisionForm,
+    EmailForm,
     ExclusionForm,
     FlagsForm,
     ModeratorForm,
@@ -340,7 +340,9 @@ def access_xid_links(request: HttpRequest, conversation: Conversation) -> Stream
     def rows() -> Iterator[str]:
         yield writer.writerow(["xid", "link"])
         for xid in xids.iterator():
-            query = urlencode({"xid": xid, "sig": xid_signature(conversation=conversation, xid=xid)})
+            query = urlencode(
+                {"xid": xid, "sig": xid_signature(conversation=conversation, xid=xid)}
+            )
             yield writer.writerow([xid, f"{base}?{query}"])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

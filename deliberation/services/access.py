@@ -153,12 +153,11 @@ def access_check_join(
     mode = conversation.access_mode
     if conversation_can_moderate(conversation=conversation, user=user):
         return
-    logged_in = user is not None and user.is_authenticated
-    if mode == AccessMode.LOGGED_IN or (
+    account_needed = mode == AccessMode.LOGGED_IN or (
         conversation.participant_requirement == ParticipantRequirement.ACCOUNT
-    ):
-        if not logged_in:
-            raise PermissionDenied("Log in to take part in this conversation.")
+    )
+    if account_needed and (user is None or not user.is_authenticated):
+        raise PermissionDenied("Log in to take part in this conversation.")
     if mode == AccessMode.INVITE:
         if not invited:
             raise PermissionDenied(

@@ -16,8 +16,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from deliberation.errors import AgoraError, DuplicateStatement, NotFound
-from deliberation.identity import request_participant, request_participant_writing
+from deliberation.errors import AgoraError, DuplicateStatement, NotFound, PermissionDenied
+from deliberation.identity import (
+    request_participant,
+    request_participant_writing,
+    request_read_require,
+)
 from deliberation.models import (
     Conversation,
     ModerationMode,
@@ -71,6 +75,10 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @_with_conversation
 def conversation_detail(request: HttpRequest, conversation: Conversation) -> HttpResponse:
+    try:
+        request_read_require(request, conversation)
+    except PermissionDenied as error:
+        return _error_page(request, error)
     try:
         participant = _page_participant(request, conversation)
     except AgoraError as error:

@@ -59,7 +59,9 @@ def test_a_second_browser_with_a_members_id_does_not_take_the_member_over() -> N
     member = ParticipantFactory.create(conversation=conversation, xid="member-1")
     vote_cast(participant=member, statement=statement, value=1)
     thief = Client()
-    response = thief.post(reverse("console:join_xid", args=[conversation.slug]), {"xid": "member-1"})
+    response = thief.post(
+        reverse("console:join_xid", args=[conversation.slug]), {"xid": "member-1"}
+    )
     assert response.status_code == 403
     session_before = member.session_key
     member.refresh_from_db()
