@@ -26,6 +26,7 @@ from deliberation.models import (
     Conversation,
     ModerationMode,
     Participant,
+    ParticipantRequirement,
     Statement,
     StatementStatus,
 )
@@ -88,7 +89,13 @@ def conversation_detail(request: HttpRequest, conversation: Conversation) -> Htt
         participant=participant,
         requested=request.GET.get("statement"),
     )
-    return render(request, CONVERSATION_TEMPLATE, page_context(conversation, card))
+    # Conversations that count one participant per address offer the link form up front.
+    email_form = conversation.participant_requirement == ParticipantRequirement.EMAIL and (
+        participant is None or participant.email_hash is None
+    )
+    return render(
+        request, CONVERSATION_TEMPLATE, page_context(conversation, card, email_form=email_form)
+    )
 
 
 @require_POST
