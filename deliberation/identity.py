@@ -8,14 +8,15 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from deliberation.errors import PermissionDenied
-from deliberation.models import Conversation, Participant
+from deliberation.models import AccessMode, Conversation, Participant
 from deliberation.selectors.conversations import conversation_can_read, conversation_members_only
 from deliberation.services.participants import participant_get_or_create
 
-MEMBERS_ONLY = (
-    "This conversation is for its members only: open the invitation or personal link you "
-    "were given to join it."
-)
+MEMBERS_ONLY = {
+    AccessMode.INVITE: "open the invite link you were sent",
+    AccessMode.SIGNED: "open it from the link on the site that runs it",
+    AccessMode.XID_LIST: "open the personal link your organisation gave you",
+}
 
 
 @overload
@@ -69,7 +70,8 @@ def request_read_require(request: HttpRequest, conversation: Conversation) -> Co
     if not conversation_can_read(
         conversation=conversation, user=request.user, participant=participant
     ):
-        raise PermissionDenied(MEMBERS_ONLY)
+        how = MEMBERS_ONLY[AccessMode(conversation.access_mode)]
+        raise PermissionDenied(f"This conversation is for its members only: {how}.")
     return conversation
 
 

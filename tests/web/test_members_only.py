@@ -93,7 +93,12 @@ def test_a_member_found_by_account_reads_the_groups() -> None:
     client = Client()
     log_in_as_first_of_camp_a(client, camps)
     assert client.get(f"/api/v1/conversations/{camps.conversation.slug}/me/").status_code == 200
-    assert client.get(reverse("report:frozen", args=[camps.conversation.slug, snapshot.pk])).status_code == 200
+    assert (
+        client.get(
+            reverse("report:frozen", args=[camps.conversation.slug, snapshot.pk])
+        ).status_code
+        == 200
+    )
 
 
 def test_members_only_switched_off_lets_anyone_read(
