@@ -1,5 +1,6 @@
-"""Verified-email conversations over HTTP, with the mail going through a real SMTP server
-the test starts (aiosmtpd) and Django's SMTP backend: one address, one participant."""
+"""What each participant must prove, over HTTP: a verified email address (the mail goes
+through a real SMTP server the test starts, aiosmtpd, and Django's SMTP backend: one
+address, one participant), or a user account."""
 
 import re
 import socket
@@ -13,6 +14,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.test import Client
 from django.urls import reverse
 from pytest_django.fixtures import Settings
+from rest_framework.test import APIClient
 
 from deliberation.models import (
     AuditAction,
@@ -23,7 +25,7 @@ from deliberation.models import (
     Statement,
     Vote,
 )
-from tests.factories import StatementFactory
+from tests.factories import StatementFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -142,3 +144,23 @@ def test_a_wrong_token_and_a_bad_address_are_refused_clearly(
     assert b"not an email address" in bad.content
     assert inbox.messages == []
     assert not Participant.objects.exists()
+
+
+def test_account_requirement_refuses_anonymous_votes_and_takes_logged_in_ones() -> None:
+    statement = StatementFactory.create(
+        conversation__participant_requirement=ParticipantRequirement.ACCOUNT
+    )
+    anonymous = Client()
+    assert _vote(anonymous, statement) == 403
+    api = APIClient()
+    refused = api.post(
+        f"/api/v1/conversations/{statement.conversation.slug}/votes/",
+        {"statement": statement.pk, "value": 1},
+    )
+    assert refused.status_code == 403
+    assert "Log in" in str(refused.json())
+    assert not Participant.objects.exists()
+    member = Client()
+    member.force_login(UserFactory.create())
+    assert _vote(member, statement) == 302
+    assert Vote.objects.count() == 1
