@@ -683,7 +683,8 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
     try:
         if request.method == "GET":
             conversation = email_link_conversation(token=token)
-            return render(request, "console/join.html", {"conversation": conversation})
+            context = {"conversation": conversation, "verifying": True}
+            return render(request, "console/join.html", context)
         participant = participant_verify_email(
             token=token, session_key=_session_key(request), user=request.user
         )

@@ -101,7 +101,8 @@ def test_a_vote_waits_for_a_verified_address_then_counts(
     assert inbox.messages[0][0] == ["ada@example.org"]
     link = inbox.last_link()
     # Opening the link only asks to confirm: a mail scanner's GET uses nothing up.
-    assert browser.get(link).status_code == 200
+    confirm = browser.get(link)
+    assert confirm.status_code == 200 and b"Confirm your email address" in confirm.content
     assert EmailLink.objects.get().used_at is None
     assert browser.post(link).status_code == 302
     participant = Participant.objects.get()
