@@ -56,9 +56,12 @@ def _error(description: str) -> OpenApiResponse:
 
 NOT_FOUND = _error("No such conversation (private ones look missing to non-moderators).")
 FORBIDDEN = _error("No valid CSRF token, a closed conversation, or not allowed.")
-CLOSED = _error("The conversation is closed: there is nothing to vote on.")
+CLOSED = _error(
+    "The conversation is closed (nothing to vote on), or its access mode keeps the caller out."
+)
 INVALID = _error("The request breaks a rule; the message says which.")
 DUPLICATE = _error("The same statement is already there; existing_id names it.")
+MEMBERS_ONLY = _error("A members-only conversation (invite, signed or listed ids): not a member.")
 TOO_MANY = _error("Too many writes in a minute (code rate_limited): wait and try again.")
 
 
@@ -100,7 +103,7 @@ class ConversationDetailView(ConversationScopedView):
         operation_id="conversations_retrieve",
         tags=["conversations"],
         summary="One conversation by its slug (public or unlisted; private for moderators)",
-        responses={200: ConversationSerializer, 404: NOT_FOUND},
+        responses={200: ConversationSerializer, 403: MEMBERS_ONLY, 404: NOT_FOUND},
     )
     def get(self, request: Request, slug: str) -> Response:
         return Response(ConversationSerializer(self.conversation()).data)
@@ -111,7 +114,11 @@ class ConversationDetailView(ConversationScopedView):
         operation_id="statements_list",
         summary="The accepted statements, plus the caller's own pending ones, with tallies",
         tags=["statements"],
-        responses={200: StatementWithTalliesSerializer(many=True), 404: NOT_FOUND},
+        responses={
+            200: StatementWithTalliesSerializer(many=True),
+            403: MEMBERS_ONLY,
+            404: NOT_FOUND,
+        },
     )
 )
 class StatementListCreateView(ConversationScopedView, generics.ListAPIView[Statement]):
@@ -168,7 +175,7 @@ class StatementListCreateView(ConversationScopedView, generics.ListAPIView[State
         operation_id="votes_list",
         summary="The caller's own latest votes, the most recent first",
         tags=["votes"],
-        responses={200: VoteSerializer(many=True), 404: NOT_FOUND},
+        responses={200: VoteSerializer(many=True), 403: MEMBERS_ONLY, 404: NOT_FOUND},
     )
 )
 class VoteListCastView(ConversationScopedView, generics.ListAPIView[Vote]):
