@@ -28,6 +28,10 @@ SECRET_KEY = (
     if PRODUCTION
     else env.str("SECRET_KEY", default="agora-development-only-key-not-for-production-use")
 )
+# Keys invite and external-id links: each conversation's key is derived from this and a
+# random salt kept in its row, so neither a leaked SECRET_KEY nor a leaked database alone
+# signs a link. Set it apart from SECRET_KEY so rotating one leaves the other alone.
+AGORA_LINK_SECRET = env.str("AGORA_LINK_SECRET", default=SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["*"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

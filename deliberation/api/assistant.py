@@ -13,7 +13,11 @@ from rest_framework.views import APIView
 
 from deliberation.api.errors import ErrorSerializer
 from deliberation.assistant.chat import Intent
-from deliberation.identity import request_participant, request_participant_acting
+from deliberation.identity import (
+    request_participant,
+    request_participant_acting,
+    request_read_require,
+)
 from deliberation.models import BridgingSuggestion
 from deliberation.selectors.assistant import bridging_list
 from deliberation.selectors.conversations import conversation_get
@@ -132,7 +136,7 @@ class DraftCheckView(APIView):
         },
     )
     def post(self, request: Request, slug: str) -> Response:
-        conversation = conversation_get(slug=slug, user=request.user)
+        conversation = request_read_require(request, conversation_get(slug=slug, user=request.user))
         draft = DraftSerializer(data=request.data)
         draft.is_valid(raise_exception=True)
         check = assistant_draft_check(
@@ -164,7 +168,7 @@ class ChatView(APIView):
         },
     )
     def post(self, request: Request, slug: str) -> Response:
-        conversation = conversation_get(slug=slug, user=request.user)
+        conversation = request_read_require(request, conversation_get(slug=slug, user=request.user))
         message = ChatMessageSerializer(data=request.data)
         message.is_valid(raise_exception=True)
         intent = message.validated_data["intent"]

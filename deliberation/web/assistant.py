@@ -20,8 +20,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from deliberation.assistant.chat import ChatReply, Intent
 from deliberation.console.views import console_view
-from deliberation.errors import AgoraError, NotFound, RateLimited
-from deliberation.identity import request_participant, request_participant_acting
+from deliberation.errors import AgoraError, NotFound, PermissionDenied, RateLimited
+from deliberation.identity import (
+    request_participant,
+    request_participant_acting,
+    request_read_require,
+)
 from deliberation.models import Conversation, DuplicateTier, Participant, SuggestionStatus
 from deliberation.selectors.assistant import ai_ledger_page, ai_ledger_totals, bridging_list
 from deliberation.selectors.conversations import conversation_get
@@ -39,8 +43,8 @@ LEDGER_PAGE_SIZE = 50
 
 def _conversation(request: HttpRequest, slug: str) -> Conversation | HttpResponse:
     try:
-        return conversation_get(slug=slug, user=request.user)
-    except NotFound as error:
+        return request_read_require(request, conversation_get(slug=slug, user=request.user))
+    except (NotFound, PermissionDenied) as error:
         response = render(request, "error.html", {"error": error}, status=error.status_code)
         response["HX-Refresh"] = "true"
         return response

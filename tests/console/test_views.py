@@ -63,6 +63,9 @@ def _console_urls(conversation: Conversation) -> list[tuple[str, str, dict[str, 
         ("get", reverse("console:access", args=[slug]), {}),
         ("post", reverse("console:access_xids", args=[slug]), {"xids": "x"}),
         ("post", reverse("console:access_invite_reset", args=[slug]), {}),
+        ("post", reverse("console:access_rules", args=[slug]), {"participant_requirement": "none"}),
+        ("post", reverse("console:access_xid_secret", args=[slug]), {}),
+        ("get", reverse("console:access_xid_links", args=[slug]), {}),
         ("post", reverse("console:moderators", args=[slug]), {"username": "x", "moderates": "1"}),
         ("get", reverse("console:queue", args=[slug]), {}),
         ("post", reverse("console:decide", args=[slug]), {"one": f"accept:{s}"}),
@@ -285,17 +288,6 @@ def test_broken_invite_link_is_refused_with_a_clear_message() -> None:
     assert response.status_code == 400
     assert b"invite link is not valid" in response.content
     assert not Participant.objects.exists()
-
-
-def test_xid_link_admits_a_listed_member_and_refuses_others() -> None:
-    conversation = ConversationFactory.create(access_mode=AccessMode.XID_LIST)
-    AllowedXid.objects.create(conversation=conversation, xid="member-1")
-    url = reverse("console:join_xid", args=[conversation.slug])
-    refused = Client().post(f"{url}?xid=member-2")
-    assert refused.status_code == 403
-    client = Client()
-    assert client.post(f"{url}?xid=member-1").status_code == 302
-    assert Participant.objects.get().xid == "member-1"
 
 
 def test_settings_page_shows_the_rate_limits_in_force(settings: Any) -> None:
