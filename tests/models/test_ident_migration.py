@@ -1,20 +1,36 @@
 """The identity migration on rows that existed before it: each conversation gets its own
 link salts, and participants a Polis import left behind are marked unclaimable."""
 
+from collections.abc import Iterator
+
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("deliberation", "0006_snapshot_vote_arrays")]
-AFTER = [("deliberation", "0007_ident_links")]
+MIGRATION = ("deliberation", "0008_ident_links")
+AFTER = [MIGRATION]
 
 
-def test_existing_conversations_get_distinct_salts_and_imports_are_marked() -> None:
+@pytest.fixture
+def before() -> Iterator[list[tuple[str, str]]]:
+    """The state just before the migration; every later migration is applied again after
+    the test, so the tests that follow find the schema they expect."""
     executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    old = executor.loader.project_state(BEFORE).apps
+    parents = executor.loader.graph.node_map[MIGRATION].parents
+    yield [parent.key for parent in parents]
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_existing_conversations_get_distinct_salts_and_imports_are_marked(
+    before: list[tuple[str, str]],
+) -> None:
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
     conversations = [
         old.get_model("deliberation", "Conversation").objects.create(slug=f"c{n}", topic="T")
         for n in range(3)

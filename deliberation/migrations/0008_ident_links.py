@@ -27,7 +27,7 @@ def _fresh_salts_and_imported(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deliberation', '0006_snapshot_vote_arrays'),
+        ('deliberation', '0007_limits_rate_limit_actions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
