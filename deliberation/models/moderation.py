@@ -114,6 +114,7 @@ class RateLimitAction(models.TextChoices):
     STATEMENT = "statement", "Statement"
     DRAFT_CHECK = "draft", "Draft check"
     ASSISTANT = "assistant", "Assistant question"
+    EMAIL = "email", "Email link"
 
 
 class RateLimitHit(models.Model):

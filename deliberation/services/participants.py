@@ -29,10 +29,12 @@ from deliberation.services.access import (
     xid_link_check,
 )
 from deliberation.services.moderation import audit_record
-from deliberation.services.ratelimits import ratelimit_check
+from deliberation.services.ratelimits import ratelimit_check, ratelimit_refuse
 
 EMAIL_LINK_MAX_AGE = timedelta(hours=24)
 EMAIL_MAX_LENGTH = 254
+EMAIL_LINKS_PER_RECIPIENT = 3
+EMAIL_LINKS_PER_RECIPIENT_WINDOW = timedelta(hours=1)
 
 
 def participant_get_or_create(
@@ -165,11 +167,24 @@ def email_link_send(
         raise InvalidInput(
             "That is not an email address: check it and try again.", field="email"
         ) from None
+    ratelimit_check(action=RateLimitAction.EMAIL, conversation=conversation)
+    recipient = email_hash(conversation=conversation, email=email)
+    # Per recipient, whoever asks: one person's inbox is not flooded from many addresses.
+    # (Two requests at once may both pass: the cap is against flooding, not exact.)
+    recent = EmailLink.objects.filter(
+        conversation=conversation,
+        email_hash=recipient,
+        created_at__gte=timezone.now() - EMAIL_LINKS_PER_RECIPIENT_WINDOW,
+    )
+    if recent.count() >= EMAIL_LINKS_PER_RECIPIENT:
+        ratelimit_refuse(
+            f"{EMAIL_LINKS_PER_RECIPIENT} links have already been sent to this address in "
+            "the last hour: use one of them, or try again later.",
+            retry_after=int(EMAIL_LINKS_PER_RECIPIENT_WINDOW.total_seconds()),
+        )
     token = secrets.token_urlsafe(32)
     EmailLink.objects.create(
-        conversation=conversation,
-        email_hash=email_hash(conversation=conversation, email=email),
-        token_hash=_token_hash(token),
+        conversation=conversation, email_hash=recipient, token_hash=_token_hash(token)
     )
     hours = int(EMAIL_LINK_MAX_AGE.total_seconds() // 3600)
     send_mail(

@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache as memoize
-from typing import cast
+from typing import NoReturn, cast
 
 import redis
 from django.conf import settings
@@ -45,6 +45,9 @@ DEFAULT_RATE_LIMITS: dict[str, dict[str, int]] = {
     RateLimitAction.STATEMENT: {PARTICIPANT: 6, ADDRESS: 60, CONVERSATION: 600},
     RateLimitAction.DRAFT_CHECK: {PARTICIPANT: 60, ADDRESS: 1200, CONVERSATION: 6000},
     RateLimitAction.ASSISTANT: {PARTICIPANT: 20, ADDRESS: 300, CONVERSATION: 2000},
+    # Each one sends a mail to any address typed in: few per network address, so the form
+    # cannot be used to flood inboxes (and email_link_send caps each recipient as well).
+    RateLimitAction.EMAIL: {ADDRESS: 10, CONVERSATION: 300},
 }
 DEFAULT_WINDOW_S = 60
 KEY_PREFIX = "agora:ratelimit:"
@@ -55,6 +58,7 @@ _NOUNS = {
     RateLimitAction.STATEMENT: "statements",
     RateLimitAction.DRAFT_CHECK: "draft checks",
     RateLimitAction.ASSISTANT: "questions to the assistant",
+    RateLimitAction.EMAIL: "email links",
 }
 _WHO = {
     PARTICIPANT: "from you",
@@ -142,15 +146,21 @@ def ratelimit_check(
     if over is None:
         return
     retry_after = max(1, math.ceil((window_index + 1) * window - now))
-    if state is not None:
-        state.retry_after = retry_after
     if participant is not None:
         _hit_record(participant=participant, action=action, now=timezone.now())
-    raise RateLimited(
+    ratelimit_refuse(
         f"Too many {_NOUNS[action]} {_WHO[scopes[over]]} in the last "
         f"{_duration(window)}: wait {_duration(retry_after)} and try again.",
         retry_after=retry_after,
     )
+
+
+def ratelimit_refuse(message: str, *, retry_after: int) -> NoReturn:
+    """Refuse with :class:`RateLimited`, the response carrying Retry-After."""
+    state = request_state.get()
+    if state is not None:
+        state.retry_after = retry_after
+    raise RateLimited(message, retry_after=retry_after)
 
 
 # Race: concurrent requests of one participant, address or conversation, in any number of

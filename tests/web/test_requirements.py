@@ -165,3 +165,17 @@ def test_account_requirement_refuses_anonymous_votes_and_takes_logged_in_ones() 
     member.force_login(UserFactory.create())
     assert _vote(member, statement) == 302
     assert Vote.objects.count() == 1
+
+
+def test_link_requests_are_limited_per_address_and_per_recipient(
+    inbox: _Inbox, statement: Statement
+) -> None:
+    # The form mails whatever address it is given: without limits it is a way to flood
+    # someone's inbox from Agora's mail server.
+    url = reverse("console:email_link_request", args=[statement.conversation.slug])
+    statuses = [Client().post(url, {"email": "victim@example.org"}).status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    assert len(inbox.messages) == 3
+    spread = [Client().post(url, {"email": f"person{n}@example.org"}).status_code for n in range(8)]
+    assert spread.count(429) == 3
+    assert len(inbox.messages) == 3 + 5
