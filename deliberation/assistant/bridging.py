@@ -96,13 +96,14 @@ def forecast_agreement(
     """Each text's forecast agreement per group, from its most similar voted statements."""
     statements = _voted_statements(view)
     group_ids = [group.id for group in view.groups]
-    matrix, method, limitations = similarity_matrix(
+    similarity = similarity_matrix(
         provider=provider,
         texts=texts,
         statements=statements,
         conversation=view.snapshot.conversation,
     )
-    related = duplicate_thresholds(method).related
+    matrix, limitations = similarity.matrix, similarity.limitations
+    related = duplicate_thresholds(similarity.method).related
     forecasts = []
     for row in matrix:
         order = [int(i) for i in np.argsort(-row, kind="stable")[:FORECAST_NEIGHBOURS]]
