@@ -494,15 +494,15 @@ def similarity_matrix(
     method, model, embed = _vector_source(provider, conversation)
     limitations: list[str] = []
     try:
-        queries = embed(list(texts), []) if texts else np.zeros((0, 0), dtype=np.float32)
         matrix = _statement_vectors(statements, model, embed)
+        queries = embed(list(texts), []) if texts else np.zeros((0, 0), dtype=np.float32)
     except AssistantUnavailable:
         if method == LOCAL:
             raise
         method, model, embed = _local_source()
         limitations.append(ENDPOINT_EMBEDDING_LIMITATION)
-        queries = embed(list(texts), []) if texts else np.zeros((0, 0), dtype=np.float32)
         matrix = _statement_vectors(statements, model, embed)
+        queries = embed(list(texts), []) if texts else np.zeros((0, 0), dtype=np.float32)
     if not len(texts) or not statements:
         scores = np.zeros((len(texts), len(statements)), dtype=np.float32)
     else:

@@ -142,6 +142,12 @@ class DuplicateFlag(models.Model):
     def __str__(self) -> str:
         return f"{self.statement_id} ~ {self.similar_to_id}: {self.tier}"
 
+    @property
+    def judged_by_label(self) -> str:
+        """Who judged: "AI" only when the chat model checked the stance (``method`` ends in
+        ``+llm``); the local model and rules otherwise (``local+rules``, older ``offline``)."""
+        return "AI" if self.method.endswith("+llm") else "Local model and rules"
+
 
 class SummarySource(models.TextChoices):
     LLM = "llm", "Written by the model, checked by the gate"

@@ -35,6 +35,7 @@ from deliberation.assistant.duplicates import (
     duplicate_check,
     pair_verdicts,
     read_pairs_csv,
+    statement_vectors_store,
 )
 from deliberation.assistant.moderation import screen_statement
 from deliberation.assistant.provider import get_provider
@@ -412,6 +413,12 @@ def assistant_statement_submit(
         conversation=conversation, text=cleaned, author_participant=participant
     )
     with transaction.atomic():
+        if check.vector is not None:
+            # The check embedded the text already: the statement's vector is that one, so
+            # it is computed once (the moderation screening embeds any statement without).
+            statement_vectors_store(
+                statements=[statement], model=check.vector_model, vectors=check.vector[None, :]
+            )
         DuplicateFlag.objects.bulk_create(
             DuplicateFlag(
                 statement=statement,
@@ -419,7 +426,7 @@ def assistant_statement_submit(
                 tier=match.verdict.tier,
                 score=match.verdict.score,
                 stance=match.verdict.stance,
-                method=check.method,
+                method=check.judged_by,
             )
             for match in check.matches
         )
