@@ -42,9 +42,7 @@ TOO_LITTLE_TOPIC = (
     "Off-topic was not checked: the heuristic needs at least "
     "{n} accepted statements to know what the conversation is about."
 )
-HEURISTIC_NOTE = (
-    "Flags from local rules and the local embedding model: no AI model judged this statement."
-)
+HEURISTIC_NOTE = "Flags from local rules and the local embedding model (no chat model ran)."
 
 REASON_MAX_LENGTH = 300
 # A flag the model is less sure of than this is not raised: it would only add noise.
@@ -138,15 +136,26 @@ def off_topic_score(text: str, topic: str, accepted: FloatMatrix) -> tuple[float
 
 
 def heuristic_flags(
-    *, text: str, topic: str, accepted: FloatMatrix, author_texts: Sequence[str]
+    *,
+    text: str,
+    topic: str,
+    accepted: Sequence[str],
+    author_texts: Sequence[str],
+    accepted_vectors: FloatMatrix | None = None,
 ) -> tuple[list[FlagVerdict], list[str]]:
+    """``accepted_vectors``: the stored local vectors of ``accepted``, when the caller has
+    them; else they are computed here."""
     flags = []
     limitations = [HEURISTIC_NOTE, ABUSE_NOT_JUDGED]
     signals = spam_signals(text, author_texts)
     if signals:
         reason, confidence = _combined(signals)
         flags.append(FlagVerdict(ModerationFlagKind.SPAM, reason.capitalize(), confidence))
-    topical = off_topic_score(text, topic, accepted)
+    topical = None
+    if len(accepted) >= TOPIC_MIN_REFERENCES:
+        if accepted_vectors is None:
+            accepted_vectors = local_embedder().embed(accepted)
+        topical = off_topic_score(text, topic, accepted_vectors)
     if topical is None:
         limitations.append(TOO_LITTLE_TOPIC.format(n=TOPIC_MIN_REFERENCES))
     else:
@@ -240,7 +249,10 @@ def screen_statement(*, provider: Provider, statement: Statement) -> ScreeningRe
     flags, skipped = heuristic_flags(
         text=statement.text,
         topic=f"{conversation.topic}\n{conversation.description}",
-        accepted=local_statement_vectors(accepted_statements),
+        accepted=accepted,
+        accepted_vectors=local_statement_vectors(accepted_statements)
+        if len(accepted_statements) >= TOPIC_MIN_REFERENCES
+        else None,
         author_texts=author_texts,
     )
     return ScreeningResult(

@@ -114,6 +114,27 @@ def test_offline_a_link_is_flagged_as_spam_by_the_heuristic_and_the_status_is_ke
     assert AICall.objects.get().purpose == "moderation_flags"
 
 
+def test_an_obfuscated_link_shouted_with_sales_language_is_spam() -> None:
+    found, limitations = heuristic_flags(
+        text="BUY CHEAP WATCHES at example dot com!!!", topic="", accepted=[], author_texts=[]
+    )
+
+    assert [flag.kind for flag in found] == ["spam"]
+    reason = found[0].reason
+    assert "link" in reason and "capital letters" in reason and "sales language" in reason
+    assert found[0].confidence >= 0.7
+    assert not any("AI" in note for note in [reason, *limitations[:1]])
+
+
+@pytest.mark.parametrize(
+    "text", ["Visit shop (dot) net today", "see deals [dot] org", "example.com"]
+)
+def test_links_are_found_however_they_are_spelled(text: str) -> None:
+    found, _ = heuristic_flags(text=text, topic="", accepted=[], author_texts=[])
+
+    assert "link" in found[0].reason
+
+
 def test_shouting_counts_only_letters_that_have_case() -> None:
     shouted, _ = heuristic_flags(
         text="STOP BUILDING ROADS EVERYWHERE NOW", topic="", accepted=[], author_texts=[]
