@@ -208,7 +208,11 @@ class BridgingSuggestion(models.Model):
     source = models.CharField(max_length=20, help_text="'llm' or 'offline'.")
     based_on = models.JSONField(default=list, help_text="Statement ids it was drafted from.")
     forecast = models.JSONField(default=dict)
-    forecast_bridging = models.FloatField()
+    forecast_bridging = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="The lower bound of the smallest group's forecast; null: no forecast.",
+    )
     status = models.CharField(
         max_length=10, choices=SuggestionStatus.choices, default=SuggestionStatus.PROPOSED
     )
@@ -234,7 +238,8 @@ class BridgingSuggestion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["-forecast_bridging", "id"]
+        # A suggestion with no forecast goes last (PostgreSQL sorts NULL first descending).
+        ordering = [models.F("forecast_bridging").desc(nulls_last=True), "id"]
         indexes = [models.Index(fields=["conversation", "status"])]
 
     def __str__(self) -> str:

@@ -196,7 +196,7 @@ def _bridging_store(
             source=draft.source,
             based_on=candidate.based_on,
             forecast={str(group): p for group, p in candidate.forecast.groups.items()},
-            forecast_bridging=candidate.forecast.bridging,
+            forecast_bridging=candidate.forecast.lower_bound,
             ai_call=draft.call,
         )
         for candidate in draft.candidates
@@ -210,6 +210,10 @@ def bridging_suggestions_draft(
     """A moderator asks for new bridging suggestions, stored for review."""
     moderation_authorize(actor=actor, conversation=conversation)
     return _bridging_store(conversation=conversation)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def assistant_bridge_document(*, slug: str) -> dict[str, Any]:
@@ -233,7 +237,7 @@ def assistant_bridge_document(*, slug: str) -> dict[str, Any]:
                 "forecast": {
                     str(group): round(p, 4) for group, p in candidate.forecast.groups.items()
                 },
-                "forecast_bridging": round(candidate.forecast.bridging, 4),
+                "forecast_bridging": _rounded(candidate.forecast.lower_bound),
                 "forecast_from": candidate.forecast.neighbours,
                 "similar": (
                     None
