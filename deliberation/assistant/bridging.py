@@ -45,6 +45,9 @@ FORECAST_NEIGHBOURS = 8
 MIN_GROUP_VOTES = 5
 # A neighbour's votes count as n / (n + VOTES_HALF_WEIGHT) of a fully voted one.
 VOTES_HALF_WEIGHT = 5
+# How much the group's mean agreement weighs against the neighbours (a neighbour with many
+# votes at the top similarity weighs 1).
+PRIOR_WEIGHT = 1.0
 # Already bridging: every group agrees (smoothed p >= 0.5) with the statement.
 AGREES = 0.5
 NO_FORECAST = "no forecast"
@@ -136,24 +139,28 @@ def forecast_from_neighbours(
 ) -> Forecast:
     """A forecast from voted statements: ``similarities`` to each, ``agreement`` per group
     (agree votes, votes). Each of the most similar ones at least "related" weighs by how
-    far above "related" it is and by its votes; the spread adds the neighbours' disagreement
-    to the sampling error of the evidence. Pure: the calibration benchmark calls it too."""
+    far above "related" it is and by its votes, against the group's mean agreement as a
+    prior; the spread adds the neighbours' disagreement to the sampling error of the
+    evidence. Without a neighbour at least "related" there is no forecast. Pure: the
+    calibration benchmark calls it too."""
     order = sorted(range(len(similarities)), key=lambda i: -similarities[i])
     chosen = [i for i in order[:FORECAST_NEIGHBOURS] if similarities[i] >= related]
     groups: dict[int, float] = {}
     spread: dict[int, float] = {}
     for group in {group for i in chosen for group in agreement[i]}:
-        weights, values = [], []
+        # The group's mean agreement over every voted statement is the prior the neighbours
+        # pull away from: a few weak neighbours move the forecast a little, many close ones
+        # a lot.
+        everyone = [(t[0] + 1) / (t[1] + 2) for item in agreement if (t := item.get(group))]
+        weights, values = [PRIOR_WEIGHT], [float(np.mean(everyone))]
         for i in chosen:
             agree, votes = agreement[i].get(group, (0, 0))
             if votes:
                 closeness = (similarities[i] - related) / (1 - related)
                 weights.append(closeness * votes / (votes + VOTES_HALF_WEIGHT))
                 values.append((agree + 1) / (votes + 2))
-        total = sum(weights)
-        if not total:
-            continue
         w, v = np.asarray(weights), np.asarray(values)
+        total = float(w.sum())
         mean = float(w @ v / total)
         effective = total**2 / float(w @ w)
         between = float(w @ (v - mean) ** 2 / total)
