@@ -18,10 +18,11 @@ from deliberation.models import (
     Participant,
     Snapshot,
     Statement,
+    StatementStatus,
 )
 from deliberation.selectors.groups import GroupsView, groups_view
 from tests.assistant.data import answer_stances_same, run_snapshot
-from tests.factories import UserFactory
+from tests.factories import StatementFactory, UserFactory
 from tests.fake_openai import Failure, FakeOpenAI, Stall
 from tests.snapshot_data import Camps
 
@@ -334,3 +335,26 @@ def test_groups_hidden_by_the_moderators_are_said_to_be_hidden_not_missing(
 
     assert "have not shared its opinion groups" in html
     assert "camps on this topic" not in html
+
+
+@pytest.mark.usefixtures("offline")
+def test_offline_a_free_question_is_answered_from_the_statements_with_citations(
+    client: Client, camps: Camps
+) -> None:
+    snapshot = run_snapshot(camps)
+    pending = StatementFactory.create(
+        conversation=camps.conversation, text="Open the library on Sundays for everyone."
+    )
+    Statement.objects.filter(pk=pending.pk).update(status=StatementStatus.PENDING)
+    member(camps, client)
+
+    asked = chat(client, camps, intent="ask", text="What do people say about the library?")
+
+    html = asked.content.decode()
+    library = camps.statements[-1]
+    assert SEARCH_INTRO in html
+    assert f"(#{library.pk}): " in html and "% agree" in html
+    # Only accepted statements are quoted, and no disclaimer follows the answer.
+    assert pending.text not in html
+    assert "need the AI model" not in html
+    assert snapshot.k == 2
