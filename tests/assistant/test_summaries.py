@@ -182,7 +182,7 @@ def test_a_fluent_sentence_about_something_its_citation_does_not_say_is_never_pu
     view = groups_view(snapshot=camps_snapshot)
     invented = true_summary(view)
     invented["groups"][0]["sentences"][0]["text"] = (
-        "This group strongly wants the stadium rebuilt with public money."
+        "This group mostly keeps cats and wants longer summer holidays."
     )
     fake_openai.queue_chat(invented, invented)
 
@@ -190,7 +190,7 @@ def test_a_fluent_sentence_about_something_its_citation_does_not_say_is_never_pu
 
     assert summary.limitations == [GATE_LIMITATION]
     published = json.dumps([summary.groups, summary.overview])
-    assert "stadium" not in published
+    assert "summer holidays" not in published
     assert [group["source"] for group in summary.groups] == ["extractive", "extractive"]
     refused = AICall.objects.filter(purpose="summary", outcome="gate_failed")
     assert refused.count() == 2 and "is not what its citations" in refused[0].detail
