@@ -112,7 +112,7 @@ def test_model_drafts_get_per_group_forecasts_from_similar_statements(
     assert unrelated.text == UNRELATED_DRAFT
     assert unrelated.forecast.groups == {} and unrelated.forecast.bridging is None
     assert library.text == LIBRARY_TOO and library.based_on == [camps.statements[-1].pk]
-    assert library.forecast.bridging > 0.7
+    assert library.forecast.bridging is not None and library.forecast.bridging > 0.7
     assert bikes.based_on == []
     # Camp A agrees with the bike lanes, camp B does not: so does the forecast.
     group_of_a = snapshot.positions_array()["group"][0]

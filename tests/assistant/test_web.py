@@ -286,9 +286,7 @@ def test_moderators_review_and_approve_an_edited_suggestion(
     run_snapshot(camps)
     moderator(camps, client)
     fake_openai.chat_default = answer_stances_same
-    fake_openai.queue_chat(
-        {"candidates": [{"text": LIBRARY_TOO, "rationale": "", "based_on": []}]}
-    )
+    fake_openai.queue_chat({"candidates": [{"text": LIBRARY_TOO, "rationale": "", "based_on": []}]})
     slug = camps.conversation.slug
 
     drafted = client.post(reverse("assistant:bridging_draft", args=[slug]))
