@@ -79,6 +79,7 @@ def conversation_detail(request: HttpRequest, conversation: Conversation) -> Htt
         conversation=conversation,
         participant=participant,
         requested=request.GET.get("statement"),
+        linked=True,
     )
     return render(request, CONVERSATION_TEMPLATE, page_context(conversation, card))
 

@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from deliberation.assistant.bridging import OFFLINE_BRIDGE_LIMITATION, draft_bridges
 from deliberation.assistant.provider import get_provider
+from deliberation.assistant.summaries import summary_facts
 from deliberation.errors import Conflict, NotFound, PermissionDenied
 from deliberation.models import (
     AICall,
@@ -16,6 +17,7 @@ from deliberation.models import (
     Snapshot,
     Statement,
 )
+from deliberation.selectors.groups import groups_view
 from deliberation.services.assistant import (
     assistant_snapshot_follow_up,
     bridging_suggestion_decide,
@@ -112,12 +114,19 @@ def test_model_drafts_get_per_group_forecasts_from_similar_statements(
     assert unrelated.text == UNRELATED_DRAFT
     assert unrelated.forecast.groups == {} and unrelated.forecast.bridging is None
     assert library.text == LIBRARY_TOO and library.based_on == [camps.statements[-1].pk]
-    assert library.forecast.bridging is not None and library.forecast.bridging > 0.7
+    # One related neighbour everyone agrees with pulls both groups above their mean.
+    assert library.forecast.bridging is not None and library.forecast.bridging > 0.55
     assert bikes.based_on == []
-    # Camp A agrees with the bike lanes, camp B does not: so does the forecast.
-    group_of_a = snapshot.positions_array()["group"][0]
-    assert bikes.forecast.groups[int(group_of_a)] > 0.6
-    assert bikes.forecast.groups[int(1 - group_of_a)] < 0.4
+    # Camp A agrees with the bike lanes, camp B does not: the forecast moves each group that
+    # way from its mean agreement (one weakly related neighbour is little evidence).
+    facts = summary_facts(groups_view(snapshot=snapshot))
+    a = int(snapshot.positions_array()["group"][0])
+
+    def mean(group: int) -> float:
+        return sum(facts.p_agree(s.pk, group) for s in camps.statements) / len(camps.statements)
+
+    assert bikes.forecast.groups[a] > mean(a)
+    assert bikes.forecast.groups[1 - a] < mean(1 - a)
     assert bikes.forecast.bridging == min(bikes.forecast.groups.values())
     assert camps.statements[1].pk == bikes.forecast.neighbours[0]
 
