@@ -130,7 +130,11 @@ class DuplicateFlag(models.Model):
     tier = models.CharField(max_length=10, choices=DuplicateTier.choices)
     score = models.FloatField()
     stance = models.CharField(max_length=10, choices=Stance.choices, default=Stance.UNCHECKED)
-    method = models.CharField(max_length=20, help_text="'embedding' or 'offline'.")
+    method = models.CharField(
+        max_length=20,
+        help_text="Vectors and stance judge: 'local+rules', 'endpoint+llm'... ('offline' or "
+        "'embedding' before the local model).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
