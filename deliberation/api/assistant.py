@@ -67,7 +67,7 @@ class IdeaSerializer(serializers.Serializer[Any]):
     rationale = serializers.CharField()
     existing_statement = serializers.IntegerField(source="existing_id", allow_null=True)
     forecast = serializers.SerializerMethodField()
-    forecast_bridging = serializers.FloatField(source="forecast.bridging")
+    forecast_bridging = serializers.FloatField(source="forecast.bridging", allow_null=True)
 
     def get_forecast(self, candidate: Any) -> dict[str, float]:
         return {str(group): p for group, p in candidate.forecast.groups.items()}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
-from django.db.models import Count, Max, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, F, Max, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncHour
 
 from clustering.pipeline import MIN_VOTES_IN_CONV, Options
@@ -440,7 +440,8 @@ class BridgeReport:
     text: str
     statement_id: int | None
     source: str
-    forecast_bridging: float
+    forecast_bridging: float | None
+    """None: no similar, well-voted statement to forecast from."""
     groups: list[BridgeGroup]
     realised_votes: int
     forecast_error: float | None
@@ -554,7 +555,7 @@ def _bridges(conversation: Conversation) -> list[BridgeReport]:
         )
         for suggestion in BridgingSuggestion.objects.filter(
             conversation=conversation, status=SuggestionStatus.APPROVED
-        ).order_by("-forecast_bridging", "id")
+        ).order_by(F("forecast_bridging").desc(nulls_last=True), "id")
     ]
 
 

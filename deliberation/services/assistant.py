@@ -35,6 +35,7 @@ from deliberation.assistant.duplicates import (
     duplicate_check,
     pair_verdicts,
     read_pairs_csv,
+    statement_vectors_store,
 )
 from deliberation.assistant.moderation import screen_statement
 from deliberation.assistant.provider import get_provider
@@ -202,7 +203,7 @@ def _bridging_store(
             source=draft.source,
             based_on=candidate.based_on,
             forecast={str(group): p for group, p in candidate.forecast.groups.items()},
-            forecast_bridging=candidate.forecast.bridging,
+            forecast_bridging=candidate.forecast.lower_bound,
             ai_call=draft.call,
         )
         for candidate in draft.candidates
@@ -216,6 +217,10 @@ def bridging_suggestions_draft(
     """A moderator asks for new bridging suggestions, stored for review."""
     moderation_authorize(actor=actor, conversation=conversation)
     return _bridging_store(conversation=conversation)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def assistant_bridge_document(*, slug: str) -> dict[str, Any]:
@@ -239,7 +244,7 @@ def assistant_bridge_document(*, slug: str) -> dict[str, Any]:
                 "forecast": {
                     str(group): round(p, 4) for group, p in candidate.forecast.groups.items()
                 },
-                "forecast_bridging": round(candidate.forecast.bridging, 4),
+                "forecast_bridging": _rounded(candidate.forecast.lower_bound),
                 "forecast_from": candidate.forecast.neighbours,
                 "similar": (
                     None
@@ -419,6 +424,12 @@ def assistant_statement_submit(
         conversation=conversation, text=cleaned, author_participant=participant
     )
     with transaction.atomic():
+        if check.vector is not None:
+            # The check embedded the text already: the statement's vector is that one, so
+            # it is computed once (the moderation screening embeds any statement without).
+            statement_vectors_store(
+                statements=[statement], model=check.vector_model, vectors=check.vector[None, :]
+            )
         DuplicateFlag.objects.bulk_create(
             DuplicateFlag(
                 statement=statement,
@@ -426,7 +437,7 @@ def assistant_statement_submit(
                 tier=match.verdict.tier,
                 score=match.verdict.score,
                 stance=match.verdict.stance,
-                method=check.method,
+                method=check.judged_by,
             )
             for match in check.matches
         )

@@ -88,6 +88,7 @@ def conversation_detail(request: HttpRequest, conversation: Conversation) -> Htt
         conversation=conversation,
         participant=participant,
         requested=request.GET.get("statement"),
+        linked=True,
     )
     # Conversations that count one participant per address offer the link form up front.
     email_form = conversation.participant_requirement == ParticipantRequirement.EMAIL and (

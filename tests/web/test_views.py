@@ -153,6 +153,26 @@ def test_link_to_a_statement_puts_it_on_the_card(browser: Browser) -> None:
     assert f'name="statement" value="{wanted.pk}"' in html
 
 
+@pytest.mark.parametrize("status", ["rejected", "pending", "unknown"])
+def test_a_link_to_a_statement_that_is_not_open_says_so_and_shows_no_other(
+    browser: Browser, status: str
+) -> None:
+    conversation = ConversationFactory.create()
+    other = StatementFactory.create(conversation=conversation, text="Plant more trees.")
+    if status == "unknown":
+        wanted_id = other.pk + 1000
+    else:
+        wanted_id = StatementFactory.create(
+            conversation=conversation, text="Hello.", status=status
+        ).pk
+
+    html = browser.get(page_url(conversation), statement=str(wanted_id)).content.decode()
+
+    assert f"Statement {wanted_id} is not open for voting" in html
+    assert f'name="statement" value="{other.pk}"' not in html
+    assert "Hello." not in html
+
+
 def test_participant_who_voted_on_everything_sees_the_end_state(browser: Browser) -> None:
     conversation = ConversationFactory.create()
     statements = StatementFactory.create_batch(2, conversation=conversation)
