@@ -19,8 +19,11 @@ from deliberation.models import (
 
 
 def conversation_list_public() -> QuerySet[Conversation]:
-    """Conversations listed on the home page and in the API's list."""
-    return Conversation.objects.filter(visibility=Visibility.PUBLIC)
+    """Conversations listed on the home page and in the API's list: public ones, less those
+    only members may read (their topic alone can say more than its organisers want)."""
+    return Conversation.objects.filter(visibility=Visibility.PUBLIC).exclude(
+        access_mode__in=MEMBER_ACCESS_MODES, members_only=True
+    )
 
 
 def conversation_can_moderate(

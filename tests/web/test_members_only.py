@@ -113,3 +113,18 @@ def test_members_only_switched_off_lets_anyone_read(
         assert client.get(url).status_code == 200, url
     # The page itself still says how to join, as before members-only existed.
     assert b"by invitation" in client.get(page).content
+
+
+def test_a_members_only_conversation_is_not_listed_to_the_public(
+    invite_only: tuple[Conversation, int, str],
+) -> None:
+    conversation, _, _ = invite_only
+    conversation.topic = "Closing the Elm Street shelter"
+    conversation.save()
+    assert conversation.topic not in Client().get(reverse("web:home")).content.decode()
+    listed = APIClient().get("/api/v1/conversations/").json()
+    assert conversation.slug not in str(listed)
+    # Without members_only it is listed like any public conversation.
+    conversation.members_only = False
+    conversation.save()
+    assert conversation.topic in Client().get(reverse("web:home")).content.decode()
