@@ -148,16 +148,22 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="agora")
 
 # Live opinion groups (deliberation/services/recompute.py). A vote schedules a run after
-# DEBOUNCE_S so a burst becomes one run; a running run beats every HEARTBEAT_S and the
-# reaper hands it to another worker once its heartbeat is STALE_S old. From the second
-# consecutive failed run, a conversation waits RETRY_BACKOFF_S, doubling up to
+# DEBOUNCE_S so a burst becomes one run. A running run beats every HEARTBEAT_S; once it has
+# missed STALE_BEATS beats its worker is taken as dead: the run is failed (or queued again)
+# and the run waiting behind it starts at once. Every SWEEP_EVERY_S the beat reaps such runs,
+# resends queued runs whose task message was lost and catches up conversations whose votes
+# are ahead of their groups, so a fault is recovered within STALE_BEATS x HEARTBEAT_S +
+# SWEEP_EVERY_S (12 s by default). A summary whose task is lost is sent again after
+# SUMMARY_GRACE_S (summaries are not claimed, so a slow one must not be sent twice). From the
+# second consecutive failed run, a conversation waits RETRY_BACKOFF_S, doubling up to
 # RETRY_BACKOFF_MAX_S, before it runs again. Without a broker, runs happen on a background
 # thread of the web process; EAGER_INLINE runs them inside the request instead (the tests).
 AGORA_RECLUSTER = {
     "DEBOUNCE_S": env.float("AGORA_RECLUSTER_DEBOUNCE_S", default=2.0),
-    "HEARTBEAT_S": env.float("AGORA_RECLUSTER_HEARTBEAT_S", default=10.0),
-    "STALE_S": env.float("AGORA_RECLUSTER_STALE_S", default=60.0),
-    "SWEEP_EVERY_S": env.float("AGORA_RECLUSTER_SWEEP_EVERY_S", default=30.0),
+    "HEARTBEAT_S": env.float("AGORA_RECLUSTER_HEARTBEAT_S", default=3.0),
+    "STALE_BEATS": env.int("AGORA_RECLUSTER_STALE_BEATS", default=3),
+    "SWEEP_EVERY_S": env.float("AGORA_RECLUSTER_SWEEP_EVERY_S", default=3.0),
+    "SUMMARY_GRACE_S": env.float("AGORA_RECLUSTER_SUMMARY_GRACE_S", default=60.0),
     "KEEP_RECENT": env.int("AGORA_RECLUSTER_KEEP_RECENT", default=24),
     "RETRY_BACKOFF_S": env.float("AGORA_RECLUSTER_RETRY_BACKOFF_S", default=30.0),
     "RETRY_BACKOFF_MAX_S": env.float("AGORA_RECLUSTER_RETRY_BACKOFF_MAX_S", default=900.0),
@@ -175,7 +181,7 @@ CELERY_BEAT_SCHEDULE = {
     # Summaries whose summary_generate task was lost (broker outage, worker crash).
     "summaries-catch-up": {
         "task": "deliberation.assistant.tasks.summaries_catch_up",
-        "schedule": AGORA_RECLUSTER["SWEEP_EVERY_S"],
+        "schedule": AGORA_RECLUSTER["SUMMARY_GRACE_S"] / 2,
     },
     # Resends lost moderation-flag jobs and screens pending statements that never had one.
     "moderation-flags-reap": {

@@ -33,7 +33,7 @@ pytestmark = [
 
 BROKER = "redis://127.0.0.1:6379/5"
 ROOT = Path(__file__).resolve().parents[2]
-TIMINGS = {"DEBOUNCE_S": 0.5, "HEARTBEAT_S": 0.3, "STALE_S": 2.0, "SWEEP_EVERY_S": 1.0}
+TIMINGS = {"DEBOUNCE_S": 0.5, "HEARTBEAT_S": 0.3, "STALE_BEATS": 6, "SWEEP_EVERY_S": 1.0}
 # Generous but bounded: under a loaded machine a worker can take long to import and connect.
 WORKER_START_S = 60
 WAIT_S = 60
@@ -78,14 +78,16 @@ def start_worker(
     request.node.worker_logs = logs
     database = connection.settings_dict
 
-    def start(*, beat: bool = False, **hooks: str) -> subprocess.Popen[bytes]:
+    def start(
+        *, beat: bool = False, timings: dict[str, float] = TIMINGS, **hooks: str
+    ) -> subprocess.Popen[bytes]:
         env = {
             **os.environ,
             "CELERY_BROKER_URL": BROKER,
             "CELERY_TASK_DEFAULT_QUEUE": queue,
             "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:"
             f"{database['PORT']}/{database['NAME']}",
-            **{f"AGORA_RECLUSTER_{key}": str(value) for key, value in TIMINGS.items()},
+            **{f"AGORA_RECLUSTER_{key}": str(value) for key, value in timings.items()},
             **hooks,
         }
         args = ["-Q", queue, "--concurrency", "1", "-l", "info", "-n", f"w{len(workers)}@%h"]
@@ -222,6 +224,59 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_run_completes_once(
     )
     assert Vote.objects.filter(conversation=conversation).count() == 5
     assert len(calls.read_text().split()) == 2  # the killed attempt, then the one that finished
+
+
+def test_after_a_worker_is_killed_mid_run_the_groups_move_again_within_20_s(
+    start_worker: Callable[..., subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """With the shipped heartbeat, staleness and sweep settings (only the debounce shortened):
+    the run the killed worker held is failed once its heartbeat stops, and the run queued
+    behind it, which absorbed every later trigger, starts at once."""
+    calls = tmp_path / "calls"
+    shipped = {"DEBOUNCE_S": TIMINGS["DEBOUNCE_S"]}
+    doomed = start_worker(
+        timings=shipped, AGORA_TEST_SLOW_S="600", AGORA_TEST_CALLS_FILE=str(calls)
+    )
+    conversation = ConversationFactory.create()
+    statement = StatementFactory.create(conversation=conversation)
+    participants = [ParticipantFactory.create(conversation=conversation) for _ in range(6)]
+    vote_cast(participant=participants[0], statement=statement, value=1)
+    running = wait_for(
+        lambda: (
+            calls.exists()
+            and Snapshot.objects.filter(
+                conversation=conversation, status=SnapshotStatus.RUNNING
+            ).first()
+        ),
+        timeout=WAIT_S,
+        what="the doomed worker to start computing",
+    )
+    for participant in participants[1:]:
+        vote_cast(participant=participant, statement=statement, value=-1)
+    last = VoteEvent.objects.latest("id").pk
+    assert Snapshot.objects.filter(conversation=conversation, status=SnapshotStatus.QUEUED).exists()
+
+    os.killpg(doomed.pid, signal.SIGKILL)
+    doomed.wait()
+    killed_at = time.monotonic()
+    start_worker(beat=True, timings=shipped, AGORA_TEST_CALLS_FILE=str(calls))
+    back_at = time.monotonic()
+
+    wait_for(
+        lambda: covering_snapshot(conversation.pk, last),
+        timeout=WAIT_S,
+        what="a snapshot covering the votes cast during the killed run",
+    )
+    moved_at = time.monotonic()
+    print(
+        f"groups moved {moved_at - killed_at:.1f} s after the kill, "
+        f"{moved_at - back_at:.1f} s after the replacement worker was ready"
+    )
+    assert moved_at - back_at <= 20.0
+    running.refresh_from_db()
+    assert running.status == SnapshotStatus.FAILED
+    assert "Worker lost" in running.error
+    assert Vote.objects.filter(conversation=conversation).count() == 6
 
 
 def test_a_task_delivered_twice_computes_once(
