@@ -7,8 +7,10 @@ Celery tasks executed eagerly in-process, so a newcomer sees it work with nothin
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -21,13 +23,22 @@ AGORA_ENV = env.str("AGORA_ENV", default="development")
 PRODUCTION = AGORA_ENV == "production"
 
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
-# The development key is only ever used on the embedded default; production refuses to start
-# without a real one.
+# The development key is published in this file: it may only sign what a developer's own
+# machine serves. Production needs a real one, and nothing with DEBUG off may use this one.
+DEVELOPMENT_SECRET_KEY = "agora-development-only-key-not-for-production-use"
 SECRET_KEY = (
-    env.str("SECRET_KEY")
-    if PRODUCTION
-    else env.str("SECRET_KEY", default="agora-development-only-key-not-for-production-use")
+    env.str("SECRET_KEY") if PRODUCTION else env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 )
+if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is the published development key while DEBUG is off: set a secret one "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+    )
+if PRODUCTION and len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured(
+        f"SECRET_KEY has {len(SECRET_KEY)} characters; production needs at least 50 "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+    )
 # Keys invite and external-id links: each conversation's key is derived from this and a
 # random salt kept in its row, so neither a leaked SECRET_KEY nor a leaked database alone
 # signs a link. Set it apart from SECRET_KEY so rotating one leaves the other alone.
@@ -87,6 +98,12 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'agora.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Reuse each process's connection across requests: a new PostgreSQL connection costs a few
+    # milliseconds per request. Health checks drop one the server closed (a restart) before a
+    # request uses it. (Measured against the psycopg pool in the README's Production section.)
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=300)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serialises writers; a busy timeout keeps the eager-mode demo from failing on
     # "database is locked" when a page and a task write at the same moment.
@@ -108,6 +125,16 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "staticfiles"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Compressed, content-hashed names (collectstatic), so browsers may cache them for ever.
+    # Development keeps the plain storage: no collectstatic needed to run.
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 LOGIN_URL = "console:login"
 
@@ -127,12 +154,19 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "deliberation.services.ratelimits.request_client_ip"
 AXES_LOCKOUT_CALLABLE = "deliberation.console.views.login_locked_out"
 
+REDIS_URL = env.str("REDIS_URL", default="")
+# How many processes serve web requests (gunicorn reads the same variable for its worker
+# count; deploy/supervisord.conf sets it).
+WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=1)
 CACHES = {
     "default": env.cache("CACHE_URL", default="locmemcache://agora")
-    if not env.str("REDIS_URL", default="")
+    if not REDIS_URL
     else {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": env.str("REDIS_URL"),
+        "LOCATION": REDIS_URL,
+        # Every key expires (the default is 5 minutes; no code stores one for ever), so the
+        # cache database may run under volatile-lru without touching a key that has none.
+        "TIMEOUT": 300,
     }
 }
 
@@ -202,25 +236,54 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A broker restart must not stop the worker: retry connecting at startup and after a loss,
+# for ever, every second or two (not Celery's default back-off of up to 30 s), with short
+# socket timeouts so a dead broker is noticed at once. A run in progress when the broker
+# goes keeps computing: its results go to PostgreSQL, and the message redelivered later
+# finds the run finished (claims are idempotent).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = 4.0
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "interval_start": 0,
+    "interval_step": 1,
+    "interval_max": 2,
+    "socket_connect_timeout": 2,
+    "socket_keepalive": True,
+    "retry_on_timeout": True,
+    "health_check_interval": 10,
+}
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="agora")
 
 # Live opinion groups (deliberation/services/recompute.py). A vote schedules a run after
-# DEBOUNCE_S so a burst becomes one run; a running run beats every HEARTBEAT_S and the
-# reaper hands it to another worker once its heartbeat is STALE_S old. From the second
-# consecutive failed run, a conversation waits RETRY_BACKOFF_S, doubling up to
+# DEBOUNCE_S so a burst becomes one run. A running run beats every HEARTBEAT_S; once it has
+# missed STALE_BEATS beats its worker is taken as dead: the run is failed (or queued again)
+# and the run waiting behind it starts at once. Every SWEEP_EVERY_S the beat reaps such runs,
+# resends queued runs whose task message was lost and catches up conversations whose votes
+# are ahead of their groups, so a fault is recovered within STALE_BEATS x HEARTBEAT_S +
+# SWEEP_EVERY_S (12 s by default). A summary whose task is lost is sent again after
+# SUMMARY_GRACE_S (summaries are not claimed, so a slow one must not be sent twice). From the
+# second consecutive failed run, a conversation waits RETRY_BACKOFF_S, doubling up to
 # RETRY_BACKOFF_MAX_S, before it runs again. Without a broker, runs happen on a background
 # thread of the web process; EAGER_INLINE runs them inside the request instead (the tests).
 AGORA_RECLUSTER = {
     "DEBOUNCE_S": env.float("AGORA_RECLUSTER_DEBOUNCE_S", default=2.0),
-    "HEARTBEAT_S": env.float("AGORA_RECLUSTER_HEARTBEAT_S", default=10.0),
-    "STALE_S": env.float("AGORA_RECLUSTER_STALE_S", default=60.0),
-    "SWEEP_EVERY_S": env.float("AGORA_RECLUSTER_SWEEP_EVERY_S", default=30.0),
+    "HEARTBEAT_S": env.float("AGORA_RECLUSTER_HEARTBEAT_S", default=3.0),
+    "STALE_BEATS": env.int("AGORA_RECLUSTER_STALE_BEATS", default=3),
+    "SWEEP_EVERY_S": env.float("AGORA_RECLUSTER_SWEEP_EVERY_S", default=3.0),
+    "SUMMARY_GRACE_S": env.float("AGORA_RECLUSTER_SUMMARY_GRACE_S", default=60.0),
     "KEEP_RECENT": env.int("AGORA_RECLUSTER_KEEP_RECENT", default=24),
     "RETRY_BACKOFF_S": env.float("AGORA_RECLUSTER_RETRY_BACKOFF_S", default=30.0),
     "RETRY_BACKOFF_MAX_S": env.float("AGORA_RECLUSTER_RETRY_BACKOFF_MAX_S", default=900.0),
     "EAGER_INLINE": env.bool("AGORA_RECLUSTER_EAGER_INLINE", default=False),
 }
+# /healthz fails its "snapshots" check once a queued run has waited this long: the groups
+# lag the votes (a stopped worker or beat). A run normally waits a debounce, or for the run
+# ahead of it to finish.
+AGORA_HEALTHZ_SNAPSHOT_LAG_S = env.float("AGORA_HEALTHZ_SNAPSHOT_LAG_S", default=120.0)
 CELERY_BEAT_SCHEDULE = {
     "snapshots-reap": {
         "task": "deliberation.tasks.snapshots_reap",
@@ -233,7 +296,7 @@ CELERY_BEAT_SCHEDULE = {
     # Summaries whose summary_generate task was lost (broker outage, worker crash).
     "summaries-catch-up": {
         "task": "deliberation.assistant.tasks.summaries_catch_up",
-        "schedule": AGORA_RECLUSTER["SWEEP_EVERY_S"],
+        "schedule": AGORA_RECLUSTER["SUMMARY_GRACE_S"] / 2,
     },
     # Resends lost moderation-flag jobs and screens pending statements that never had one.
     "moderation-flags-reap": {
@@ -268,8 +331,36 @@ LOGGING = {
     },
 }
 
+
+def _redis_database(url: str) -> tuple[str | None, int, str]:
+    parts = urlsplit(url)
+    return parts.hostname, parts.port or 6379, parts.path.strip("/") or "0"
+
+
 if PRODUCTION:
+    # Rate limits and cached pages live in the cache: a per-process memory cache would give
+    # every web process (and the worker that warms reports) its own, so limits would count
+    # per process and warmed pages would never reach a reader.
+    if not REDIS_URL and (WEB_CONCURRENCY > 1 or not CELERY_TASK_ALWAYS_EAGER):
+        raise ImproperlyConfigured(
+            f"REDIS_URL is unset while more than one process serves (WEB_CONCURRENCY="
+            f"{WEB_CONCURRENCY}, broker {'set' if not CELERY_TASK_ALWAYS_EAGER else 'unset'}): "
+            "each process would keep its own cache and rate limits. Set REDIS_URL."
+        )
+    # The cache may evict; the broker must never lose a message. Sharing one database lets
+    # an eviction policy meant for the cache drop queued tasks (README, Production).
+    if (
+        REDIS_URL
+        and CELERY_BROKER_URL.startswith("redis")
+        and _redis_database(REDIS_URL) == _redis_database(CELERY_BROKER_URL)
+    ):
+        raise ImproperlyConfigured(
+            "REDIS_URL and CELERY_BROKER_URL name the same Redis database: give the cache "
+            "and the broker separate ones (ideally separate instances)."
+        )
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Probes (supervisor scripts, load balancers) call /healthz over plain HTTP on the host.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -279,3 +370,9 @@ if PRODUCTION:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
     X_FRAME_OPTIONS = "DENY"
+    # Serves collectstatic's compressed, fingerprinted files from the app server itself (in
+    # development runserver serves them from static/ directly).
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )

@@ -138,7 +138,7 @@ def participation_timeline(*, conversation: Conversation, watermark: int) -> Tim
     """Participation over time from the vote log, frozen at ``watermark``.
 
     The log is append-only, so the same watermark always gives the same timeline: it is
-    cached for good. One grouped scan counts events per (participant, hour); periods are then
+    cached (a week). One grouped scan counts events per (participant, hour); periods are then
     widened to days or weeks for longer conversations so the chart stays readable.
     """
     # The creation time keeps a recreated database (tests, a restored backup) from reading
@@ -147,7 +147,9 @@ def participation_timeline(*, conversation: Conversation, watermark: int) -> Tim
     cached: Timeline | None = cache.get(key)
     if cached is None:
         cached = _timeline(conversation, watermark)
-        cache.set(key, cached, timeout=None)
+        # Valid for good, but kept a week only: every cache key has a TTL, so the cache
+        # database can evict under volatile-lru (README, Production).
+        cache.set(key, cached, timeout=7 * 24 * 3600)
     return cached
 
 
