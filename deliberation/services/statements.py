@@ -1,5 +1,7 @@
 """Adding statements to a conversation."""
 
+import re
+import unicodedata
 from datetime import datetime
 
 from django.contrib.auth.models import User
@@ -25,12 +27,46 @@ from deliberation.services.access import access_check_write
 from deliberation.services.recompute import recompute_schedule
 
 
+# Control characters other than tab, newline and carriage return (which real statements and
+# Polis exports hold): C0, DEL and C1. PostgreSQL refuses NUL outright; the rest are invisible
+# and only ever there to deceive or to break a display.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Half of a UTF-16 pair with no other half (JSON's "\ud800"): no encoding can store it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _is_visible(character: str) -> bool:
+    # Format characters (category Cf: zero-width spaces and joiners, direction marks and
+    # overrides, the byte order mark) show nothing by themselves.
+    return not character.isspace() and unicodedata.category(character) != "Cf"
+
+
 def statement_clean_text(text: object) -> str:
-    """The statement text, trimmed, or a clear error saying what is wrong with it."""
+    """The statement text, composed (NFC) and trimmed, or a clear error saying what is wrong
+    with it.
+
+    Composed first, so the length counts what a reader sees ("é" is one character however it
+    was typed) and the stored text and its key (normalize_statement_text) are the ones every
+    path (API, web, assistant, console, import) produces for the same words.
+    """
     if not isinstance(text, str):
         raise InvalidInput("A statement must be text.", field="text")
-    cleaned = text.strip()
-    if not cleaned:
+    surrogate = _SURROGATE.search(text)
+    if surrogate is not None:
+        raise InvalidInput(
+            f"A statement must be valid text: this one holds a lone surrogate "
+            f"(U+{ord(surrogate.group()):04X}).",
+            field="text",
+        )
+    cleaned = unicodedata.normalize("NFC", text).strip()
+    control = _CONTROL.search(cleaned)
+    if control is not None:
+        raise InvalidInput(
+            f"A statement cannot contain control characters (U+{ord(control.group()):04X} at "
+            f"character {control.start() + 1}).",
+            field="text",
+        )
+    if not any(_is_visible(character) for character in cleaned):
         raise InvalidInput("A statement cannot be empty.", field="text")
     if len(cleaned) > STATEMENT_MAX_LENGTH:
         raise InvalidInput(
