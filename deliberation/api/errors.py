@@ -59,9 +59,7 @@ def is_api_request(request: HttpRequest) -> bool:
     return request.path_info.startswith(API_PREFIX)
 
 
-def error_response(
-    status: int, code: str, message: str, field: str | None = None
-) -> JsonResponse:
+def error_response(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
     """An error in the API's one format, for answers given outside DRF's views."""
     return JsonResponse(
         {"error": {"code": code, "message": message, "field": field}}, status=status

@@ -1,6 +1,5 @@
 """Adding statements to a conversation."""
 
-import re
 import unicodedata
 from datetime import datetime
 
@@ -25,14 +24,7 @@ from deliberation.models import (
 from deliberation.models.conversations import STATEMENT_MAX_LENGTH
 from deliberation.services.access import access_check_write
 from deliberation.services.recompute import recompute_schedule
-
-
-# Control characters other than tab, newline and carriage return (which real statements and
-# Polis exports hold): C0, DEL and C1. PostgreSQL refuses NUL outright; the rest are invisible
-# and only ever there to deceive or to break a display.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# Half of a UTF-16 pair with no other half (JSON's "\ud800"): no encoding can store it.
-_SURROGATE = re.compile("[\ud800-\udfff]")
+from deliberation.services.text import text_refuse_unstorable
 
 
 def _is_visible(character: str) -> bool:
@@ -51,21 +43,10 @@ def statement_clean_text(text: object) -> str:
     """
     if not isinstance(text, str):
         raise InvalidInput("A statement must be text.", field="text")
-    surrogate = _SURROGATE.search(text)
-    if surrogate is not None:
-        raise InvalidInput(
-            f"A statement must be valid text: this one holds a lone surrogate "
-            f"(U+{ord(surrogate.group()):04X}).",
-            field="text",
-        )
+    # On the text as sent, so the position given is the sender's, and so control characters
+    # that strip() takes for spacing (U+001C to U+001F, U+0085) are refused, not trimmed.
+    text_refuse_unstorable(text, subject="A statement", field="text")
     cleaned = unicodedata.normalize("NFC", text).strip()
-    control = _CONTROL.search(cleaned)
-    if control is not None:
-        raise InvalidInput(
-            f"A statement cannot contain control characters (U+{ord(control.group()):04X} at "
-            f"character {control.start() + 1}).",
-            field="text",
-        )
     if not any(_is_visible(character) for character in cleaned):
         raise InvalidInput("A statement cannot be empty.", field="text")
     if len(cleaned) > STATEMENT_MAX_LENGTH:

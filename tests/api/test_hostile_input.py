@@ -61,7 +61,7 @@ def test_pagination_within_bounds_still_pages(
     [
         ("ß" * 500, "ẞ" * 500),  # casefolds to "ss"
         ("ﬃ" * 300, "ﬃ" * 300),  # to "ffi"
-        ("ΐ" * 500, "ι\u0308\u0301" * 500),  # to three code points; the twin is decomposed
+        ("ΐ" * 500, "\u03b9\u0308\u0301" * 500),  # to 3 code points; the twin is decomposed
     ],
     ids=["sharp-s", "ffi", "iota"],
 )
@@ -134,7 +134,7 @@ def test_deeply_nested_json_is_refused_before_parsing(
 def test_ordinary_nesting_inside_strings_is_not_counted(
     participant_client: APIClient, conversation: Conversation
 ) -> None:
-    text = "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[ brackets \\\" {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{"
+    text = '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[ brackets \\" {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{'
     response = participant_client.post(statements_url(conversation), {"text": text}, format="json")
     assert response.status_code == 201
 
@@ -200,15 +200,6 @@ def test_a_server_error_under_the_api_is_json(
     assert response.status_code == 500
     error = error_of(response)
     assert error["code"] == "server_error" and "boom" not in error["message"]
-
-
-def test_vote_on_a_statement_id_beyond_64_bits_is_refused(
-    participant_client: APIClient, conversation: Conversation
-) -> None:
-    url = reverse("v1:vote-list", args=[conversation.slug])
-    response = participant_client.post(url, {"statement": HUGE, "value": 1}, format="json")
-    assert response.status_code == 400
-    assert error_of(response)["field"] == "statement"
 
 
 def test_chat_submit_of_text_that_grows_when_case_folded_is_added(
