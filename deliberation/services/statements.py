@@ -24,13 +24,7 @@ from deliberation.models import (
 from deliberation.models.conversations import STATEMENT_MAX_LENGTH
 from deliberation.services.access import access_check_write
 from deliberation.services.recompute import recompute_schedule
-from deliberation.services.text import text_refuse_unstorable
-
-
-def _is_visible(character: str) -> bool:
-    # Format characters (category Cf: zero-width spaces and joiners, direction marks and
-    # overrides, the byte order mark) show nothing by themselves.
-    return not character.isspace() and unicodedata.category(character) != "Cf"
+from deliberation.services.text import text_is_visible, text_refuse_unstorable
 
 
 def statement_clean_text(text: object) -> str:
@@ -47,7 +41,7 @@ def statement_clean_text(text: object) -> str:
     # that strip() takes for spacing (U+001C to U+001F, U+0085) are refused, not trimmed.
     text_refuse_unstorable(text, subject="A statement", field="text")
     cleaned = unicodedata.normalize("NFC", text).strip()
-    if not any(_is_visible(character) for character in cleaned):
+    if not text_is_visible(cleaned):
         raise InvalidInput("A statement cannot be empty.", field="text")
     if len(cleaned) > STATEMENT_MAX_LENGTH:
         raise InvalidInput(

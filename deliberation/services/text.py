@@ -1,6 +1,7 @@
 """What any stored text must be: characters a database can hold and a reader can see."""
 
 import re
+import unicodedata
 
 from deliberation.errors import InvalidInput
 
@@ -31,3 +32,18 @@ def text_refuse_unstorable(text: str, *, subject: str, field: str) -> None:
             f"character {control.start() + 1}).",
             field=field,
         )
+
+
+def text_remove_unstorable(text: str) -> str:
+    """``text`` without the characters text_refuse_unstorable refuses: for importers, which
+    keep what they can of a record rather than refuse it."""
+    return _CONTROL.sub("", _SURROGATE.sub("", text))
+
+
+def text_is_visible(text: str) -> bool:
+    """Whether ``text`` shows anything: some character that is neither spacing nor a format
+    character (category Cf: zero-width spaces and joiners, direction marks and overrides,
+    the byte order mark), which show nothing by themselves."""
+    return any(
+        not character.isspace() and unicodedata.category(character) != "Cf" for character in text
+    )
