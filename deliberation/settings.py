@@ -133,6 +133,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Conversations, statements, votes and opinion groups.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The API's contract is JSON; the form parsers stay for HTML clients but are not
+    # documented.
+    "PARSER_WHITELIST": ["deliberation.api.parsers.DepthLimitedJSONParser"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "deliberation.api.schema.error_responses_complete",
+    ],
     # Statements and snapshots both have a "status": name their enums apart.
     "ENUM_NAME_OVERRIDES": {
         "StatementStatusEnum": "deliberation.models.StatementStatus",

@@ -1,16 +1,35 @@
 """What any stored text must be: characters a database can hold and a reader can see."""
 
 import re
+import sys
 import unicodedata
+from functools import cache
 
 from deliberation.errors import InvalidInput
 
 # Control characters other than tab, newline and carriage return (which real statements,
 # reasons and Polis exports hold): C0, DEL and C1. PostgreSQL refuses NUL outright; the rest
 # are invisible and only ever there to deceive a reader or break a display.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_RANGES = ((0x00, 0x08), (0x0B, 0x0C), (0x0E, 0x1F), (0x7F, 0x9F))
 # Half of a UTF-16 pair with no other half (JSON's "\ud800"): no encoding can store it.
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_RANGES = ((0xD800, 0xDFFF),)
+
+
+def _character_class(ranges: tuple[tuple[int, int], ...]) -> str:
+    """The inside of a regex character class (``[...]``) for these code point ranges, escaped
+    as both Python and the ECMAScript regexes of JSON Schema read them."""
+
+    def escaped(code: int) -> str:
+        # Astral characters stay literal: ECMAScript has no escape for them outside /u.
+        return f"\\u{code:04X}" if code <= 0xFFFF else chr(code)
+
+    return "".join(
+        escaped(low) if low == high else f"{escaped(low)}-{escaped(high)}" for low, high in ranges
+    )
+
+
+_CONTROL = re.compile(f"[{_character_class(_CONTROL_RANGES)}]")
+_SURROGATE = re.compile(f"[{_character_class(_SURROGATE_RANGES)}]")
 
 
 def text_refuse_unstorable(text: str, *, subject: str, field: str) -> None:
@@ -47,3 +66,20 @@ def text_is_visible(text: str) -> bool:
     return any(
         not character.isspace() and unicodedata.category(character) != "Cf" for character in text
     )
+
+
+@cache
+def text_schema_patterns() -> tuple[str, str]:
+    """JSON Schema patterns for the rules above, so an API schema can state them: any text
+    text_refuse_unstorable accepts, and such a text that text_is_visible also accepts."""
+    invisible: list[tuple[int, int]] = []
+    for code in range(sys.maxunicode + 1):
+        character = chr(code)
+        if character.isspace() or unicodedata.category(character) == "Cf":
+            if invisible and invisible[-1][1] == code - 1:
+                invisible[-1] = (invisible[-1][0], code)
+            else:
+                invisible.append((code, code))
+    storable = f"[^{_character_class(_CONTROL_RANGES + _SURROGATE_RANGES)}]"
+    visible = f"[^{_character_class(_CONTROL_RANGES + _SURROGATE_RANGES + tuple(invisible))}]"
+    return f"^{storable}*$", f"^{storable}*{visible}{storable}*$"
