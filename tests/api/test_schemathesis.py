@@ -26,7 +26,7 @@ from tests.factories import ConversationFactory, StatementFactory
 pytestmark = pytest.mark.django_db
 
 SLUG = "fuzzed"
-MAX_EXAMPLES = 10
+MAX_EXAMPLES = 6
 
 
 def api_schema(**parameters: str) -> schemathesis.BaseSchema:
