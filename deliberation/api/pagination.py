@@ -36,7 +36,8 @@ class BoundedLimitOffsetPagination(pagination.LimitOffsetPagination):
         return value
 
     def get_limit(self, request: Request) -> int:
-        return self._bounded(request, self.limit_query_param, 1, MAX_LIMIT, self.default_limit)
+        default = MAX_LIMIT if self.default_limit is None else self.default_limit
+        return self._bounded(request, self.limit_query_param, 1, MAX_LIMIT, default)
 
     def get_offset(self, request: Request) -> int:
         return self._bounded(request, self.offset_query_param, 0, MAX_OFFSET, 0)

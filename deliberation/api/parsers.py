@@ -8,6 +8,7 @@ never recurses.
 
 import io
 import re
+from collections.abc import Mapping
 from typing import IO, Any
 
 import numpy as np
@@ -42,7 +43,7 @@ class DepthLimitedJSONParser(JSONParser):
         self,
         stream: IO[Any],
         media_type: str | None = None,
-        parser_context: dict[str, Any] | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         raw = stream.read()
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)

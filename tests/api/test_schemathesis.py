@@ -46,7 +46,7 @@ real_slug = api_schema(**{"path.slug": SLUG})
 # Every other check runs: no 5xx, only documented statuses, bodies and content types as the
 # schema says, and every request the schema calls valid accepted (or refused for a state it
 # documents: 403, 404, 409, 429).
-LENIENT = [negative_data_rejection]
+LENIENT: list[schemathesis.CheckFunction] = [negative_data_rejection]
 fuzzing = settings(deadline=None, suppress_health_check=list(HealthCheck))
 
 
