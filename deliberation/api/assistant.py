@@ -14,7 +14,11 @@ from rest_framework.views import APIView
 from deliberation.api.errors import ErrorSerializer
 from deliberation.api.serializers import FreeTextField, StatementTextField
 from deliberation.assistant.chat import Intent
-from deliberation.identity import request_participant_acting
+from deliberation.identity import (
+    request_participant,
+    request_participant_acting,
+    request_read_require,
+)
 from deliberation.models import BridgingSuggestion
 from deliberation.selectors.assistant import bridging_list
 from deliberation.selectors.conversations import conversation_get
@@ -30,7 +34,8 @@ DUPLICATE = OpenApiResponse(
     "confirmed=true); existing_id names it.",
 )
 TOO_MANY = OpenApiResponse(
-    ErrorSerializer, description="Too many requests in a while (code rate_limited)."
+    ErrorSerializer,
+    description="Over a rate limit (code rate_limited). Retry-After gives the seconds to wait.",
 )
 
 
@@ -168,10 +173,14 @@ class DraftCheckView(APIView):
         },
     )
     def post(self, request: Request, slug: str) -> Response:
-        conversation = conversation_get(slug=slug, user=request.user)
+        conversation = request_read_require(request, conversation_get(slug=slug, user=request.user))
         draft = DraftSerializer(data=request.data)
         draft.is_valid(raise_exception=True)
-        check = assistant_draft_check(conversation=conversation, text=draft.validated_data["text"])
+        check = assistant_draft_check(
+            conversation=conversation,
+            participant=request_participant(request, conversation, create=False),
+            text=draft.validated_data["text"],
+        )
         return Response(DraftCheckSerializer(check).data)
 
 
@@ -197,7 +206,7 @@ class ChatView(APIView):
         },
     )
     def post(self, request: Request, slug: str) -> Response:
-        conversation = conversation_get(slug=slug, user=request.user)
+        conversation = request_read_require(request, conversation_get(slug=slug, user=request.user))
         message = ChatMessageSerializer(data=request.data)
         message.is_valid(raise_exception=True)
         intent = message.validated_data["intent"]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deliberation', '0006_snapshot_vote_arrays'),
+        ('deliberation', '0008_ident_links'),
     ]
 
     operations = [
