@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "deliberation.middleware.RateLimitMiddleware",
+    # Before anything reads a request body (the CSRF middleware reads form bodies).
+    "deliberation.api.middleware.ApiBodySizeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -203,7 +205,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # DRF's JSON parser, but refusing deep nesting before it recurses.
+    "DEFAULT_PARSER_CLASSES": [
+        "deliberation.api.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "deliberation.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "deliberation.api.errors.exception_handler",
 }
@@ -213,6 +221,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Conversations, statements, votes and opinion groups.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The API's contract is JSON; the form parsers stay for HTML clients but are not
+    # documented.
+    "PARSER_WHITELIST": ["deliberation.api.parsers.DepthLimitedJSONParser"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "deliberation.api.schema.error_responses_complete",
+    ],
     # Swagger UI from our own static files (drf-spectacular-sidecar), not a CDN: the docs
     # work offline and pass the Content-Security-Policy.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -5,13 +5,14 @@ services answer offline and say what was limited."""
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deliberation.api.errors import ErrorSerializer
+from deliberation.api.serializers import FreeTextField, StatementTextField
 from deliberation.assistant.chat import Intent
 from deliberation.identity import (
     request_participant,
@@ -27,6 +28,11 @@ from deliberation.services.moderation import moderation_authorize
 INVALID = OpenApiResponse(ErrorSerializer, description="The text or intent breaks a rule.")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such conversation.")
 FORBIDDEN = OpenApiResponse(ErrorSerializer, description="No CSRF token, or not a moderator.")
+DUPLICATE = OpenApiResponse(
+    ErrorSerializer,
+    description="Submit only: the statement is already there, or nearly (confirm with "
+    "confirmed=true); existing_id names it.",
+)
 TOO_MANY = OpenApiResponse(
     ErrorSerializer,
     description="Over a rate limit (code rate_limited). Retry-After gives the seconds to wait.",
@@ -34,7 +40,7 @@ TOO_MANY = OpenApiResponse(
 
 
 class DraftSerializer(serializers.Serializer[None]):
-    text = serializers.CharField(trim_whitespace=False, allow_blank=True)
+    text = StatementTextField()
 
 
 class MatchSerializer(serializers.Serializer[Any]):
@@ -56,6 +62,37 @@ class ChatMessageSerializer(serializers.Serializer[None]):
     intent = serializers.ChoiceField(choices=[intent.value for intent in Intent])
     text = serializers.CharField(required=False, default="", allow_blank=True)
     confirmed = serializers.BooleanField(required=False, default=False)
+
+
+# The schema of a chat message, by intent: those about a text (a draft, a statement to add,
+# a question) need one that could be a statement; the others ignore it.
+_TEXT_INTENTS = (Intent.DRAFT, Intent.SUBMIT, Intent.ASK)
+
+
+class ChatAboutTextSerializer(serializers.Serializer[None]):
+    intent = serializers.ChoiceField(choices=[intent.value for intent in _TEXT_INTENTS])
+    text = StatementTextField()
+    confirmed = serializers.BooleanField(required=False, default=False)
+
+
+class ChatAboutGroupsSerializer(serializers.Serializer[None]):
+    intent = serializers.ChoiceField(
+        choices=[intent.value for intent in Intent if intent not in _TEXT_INTENTS]
+    )
+    text = FreeTextField(required=False, help_text="Ignored.")
+    confirmed = serializers.BooleanField(required=False, default=False)
+
+
+CHAT_MESSAGE_SCHEMA = PolymorphicProxySerializer(
+    component_name="ChatMessage",
+    serializers={
+        intent.value: (
+            ChatAboutTextSerializer if intent in _TEXT_INTENTS else ChatAboutGroupsSerializer
+        )
+        for intent in Intent
+    },
+    resource_type_field_name="intent",
+)
 
 
 class ForecastField(serializers.DictField):
@@ -158,12 +195,13 @@ class ChatView(APIView):
             "duplicate needs confirmed=true), bridges (ideas every group might accept), ask "
             "(a free question; needs the AI model)."
         ),
-        request=ChatMessageSerializer,
+        request=CHAT_MESSAGE_SCHEMA,
         responses={
             200: ChatReplySerializer,
             400: INVALID,
             403: FORBIDDEN,
             404: NOT_FOUND,
+            409: DUPLICATE,
             429: TOO_MANY,
         },
     )

@@ -2,20 +2,27 @@
 
 import re
 import secrets
+import unicodedata
 
 from django.conf import settings
 from django.db import models
 
 STATEMENT_MAX_LENGTH = 500
+# Case folding lengthens some characters up to three times ("ﬃ" → "ffi", "ΐ" → three code
+# points), so the key of a statement at the length limit needs a column three times as long.
+# tests/models/test_conversations.py checks the factor over every code point.
+STATEMENT_KEY_GROWTH = 3
+STATEMENT_KEY_MAX_LENGTH = STATEMENT_MAX_LENGTH * STATEMENT_KEY_GROWTH
 _WHITESPACE = re.compile(r"\s+")
 
 
 def normalize_statement_text(text: str) -> str:
     """The key two statements share when they are "the same text".
 
-    Case- and whitespace-insensitive: "Ban  cars" and "ban cars" collide.
+    Case- and whitespace-insensitive: "Ban  cars" and "ban cars" collide; so do texts that
+    differ only in how their accents are encoded (composed or not).
     """
-    return _WHITESPACE.sub(" ", text).strip().casefold()
+    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip().casefold()
 
 
 class ModerationMode(models.TextChoices):
@@ -206,7 +213,7 @@ class Statement(models.Model):
         Conversation, on_delete=models.CASCADE, related_name="statements"
     )
     text = models.CharField(max_length=STATEMENT_MAX_LENGTH)
-    text_key = models.CharField(max_length=STATEMENT_MAX_LENGTH, editable=False)
+    text_key = models.CharField(max_length=STATEMENT_KEY_MAX_LENGTH, editable=False)
     external_id = models.CharField(
         max_length=64,
         null=True,
@@ -268,6 +275,7 @@ class Statement(models.Model):
 
 __all__ = [
     "MEMBER_ACCESS_MODES",
+    "STATEMENT_KEY_MAX_LENGTH",
     "STATEMENT_MAX_LENGTH",
     "AccessMode",
     "Conversation",
