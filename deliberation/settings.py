@@ -155,6 +155,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "deliberation.services.ratelimits.request_client_ip"
 AXES_LOCKOUT_CALLABLE = "deliberation.console.views.login_locked_out"
+# Its start-up banner goes to stderr, where commands print only what went wrong.
+AXES_VERBOSE = False
 
 REDIS_URL = env.str("REDIS_URL", default="")
 # How many processes serve web requests (gunicorn reads the same variable for its worker

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deliberation', '0008_ident_links'),
+        ('deliberation', '0010_meaning_no_forecast'),
     ]
 
     operations = [
