@@ -41,16 +41,14 @@ from deliberation.models import (
 from deliberation.report.svg import group_colour
 from deliberation.selectors.assistant import ai_ledger_totals, conversation_for_operator
 from deliberation.selectors.conversations import (
-    WriteState,
-    conversation_can_moderate,
     conversation_get,
-    conversation_write_state,
 )
 from deliberation.selectors.groups import (
     BULKY_FIELDS,
     OpinionMap,
     group_label,
     opinion_map,
+    report_refusal,
     snapshot_latest_id,
 )
 from deliberation.selectors.moderation import audit_counts_by_action
@@ -75,23 +73,6 @@ def report_conversation_get(
     if refusal is not None:
         raise PermissionDenied(refusal)
     return conversation
-
-
-def report_refusal(
-    *, conversation: Conversation, user: AbstractBaseUser | AnonymousUser | None
-) -> str | None:
-    """Why someone who can see the conversation may not read its report, or None if they
-    may. Pages use it to decide whether to link to the report at all."""
-    if conversation_can_moderate(conversation=conversation, user=user):
-        return None
-    if conversation.report_visibility == ReportVisibility.MODERATORS:
-        return "The moderators of this conversation keep its report private."
-    if (
-        conversation.report_visibility == ReportVisibility.AFTER_CLOSE
-        and conversation_write_state(conversation=conversation) != WriteState.CLOSED
-    ):
-        return "The report of this conversation is published once it closes."
-    return None
 
 
 def report_is_indexable(*, conversation: Conversation) -> bool:

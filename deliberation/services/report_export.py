@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from deliberation.errors import InvalidInput, NotFound
-from deliberation.models import Conversation, Snapshot, Statement
+from deliberation.models import Conversation, Snapshot, Statement, StatementStatus
 from deliberation.report.render import report_body_html
 from deliberation.selectors.groups import snapshot_groups
 from deliberation.selectors.report import (
@@ -26,13 +26,19 @@ from deliberation.selectors.report import (
     report_conversation_get,
     report_snapshot_get,
 )
-from deliberation.services.polis_export import polis_export_files
+from deliberation.services.polis_export import (
+    participant_pseudonyms,
+    polis_export_files,
+    spreadsheet_safe_csv,
+)
 
 FORMATS = {
     "json": "application/json",
     "csv": "application/zip",
+    "spreadsheet": "application/zip",
     "pdf": "application/pdf",
 }
+EXTENSIONS = {"json": "json", "csv": "zip", "spreadsheet": "spreadsheet.zip", "pdf": "pdf"}
 JSON_FORMAT_VERSION = 1
 # Zip entries carry a modification time; a fixed one keeps the archive's bytes stable.
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
@@ -65,15 +71,49 @@ def _canonical_json(document: Any) -> bytes:
     ).encode("utf-8")
 
 
-def snapshot_document(*, conversation: Conversation, snapshot: Snapshot) -> dict[str, Any]:
-    """The whole snapshot as one JSON-ready document: conversation, statements, results and
-    every participant's place on the map.
+def _published_results(results: dict[str, Any], accepted: set[int]) -> dict[str, Any]:
+    """The snapshot's results without the statements the public may not see: a statement
+    that is pending now (sent back after the snapshot) is gone, and a statement that is not
+    accepted is never a group's representative or a consensus entry. Rejected statements
+    keep their numbers under their id: counted, never quoted (no text is stored here)."""
+    statements = {
+        sid: stats
+        for sid, stats in results.get("statements", {}).items()
+        if int(sid) in accepted or stats.get("moderated_out")
+    }
+    return {
+        **results,
+        "statements": statements,
+        "groups": [
+            {
+                **group,
+                "representative": [
+                    r for r in group.get("representative", []) if int(r["statement"]) in accepted
+                ],
+            }
+            for group in results.get("groups", [])
+        ],
+        "consensus": {
+            direction: [item for item in items if int(item["statement"]) in accepted]
+            for direction, items in results.get("consensus", {}).items()
+        },
+    }
 
-    Participants appear by database id only: external ids can identify people.
+
+def snapshot_document(*, conversation: Conversation, snapshot: Snapshot) -> dict[str, Any]:
+    """The whole published snapshot as one JSON-ready document: conversation, accepted
+    statements, results and every participant's place on the map.
+
+    Rejected statements are counted, pending ones left out; participants appear under the
+    export's own numbers (``participant_pseudonyms``), never an id that could name them.
     """
-    statements = Statement.objects.filter(conversation=conversation).order_by("pk")
-    positions = snapshot.positions_array()
-    imported = any(s.external_id is not None for s in statements)
+    statements = Statement.objects.filter(
+        conversation=conversation, status=StatementStatus.ACCEPTED
+    ).order_by("pk")
+    numbers = participant_pseudonyms(conversation=conversation, watermark=snapshot.watermark)
+    # Everyone on the map voted up to the watermark, so everyone has a number.
+    positions = [p for p in snapshot.positions_array() if int(p["participant"]) in numbers]
+    imported = conversation.statements.filter(external_id__isnull=False).exists()
     return {
         "format": "agora-snapshot",
         "format_version": JSON_FORMAT_VERSION,
@@ -107,17 +147,23 @@ def snapshot_document(*, conversation: Conversation, snapshot: Snapshot) -> dict
             }
             for s in statements
         ],
-        "participants": [
-            {
-                "id": int(p["participant"]),
-                "group": int(p["group"]) if p["group"] >= 0 else None,
-                "in_conv": bool(p["in_conv"]),
-                "x": float(p["x"]),
-                "y": float(p["y"]),
-            }
-            for p in positions
-        ],
-        "results": snapshot.results,
+        "moderated_out_statements": conversation.statements.filter(
+            status=StatementStatus.REJECTED
+        ).count(),
+        "participants": sorted(
+            (
+                {
+                    "id": numbers[int(p["participant"])],
+                    "group": int(p["group"]) if p["group"] >= 0 else None,
+                    "in_conv": bool(p["in_conv"]),
+                    "x": float(p["x"]),
+                    "y": float(p["y"]),
+                }
+                for p in positions
+            ),
+            key=lambda row: row["id"],
+        ),
+        "results": _published_results(snapshot.results or {}, {s.pk for s in statements}),
         "licence": ATTRIBUTION if imported else None,
     }
 
@@ -138,12 +184,19 @@ def _export_json(conversation: Conversation, snapshot: Snapshot) -> bytes:
     return _canonical_json(snapshot_document(conversation=conversation, snapshot=snapshot))
 
 
-def _export_csv(conversation: Conversation, snapshot: Snapshot) -> bytes:
-    files = polis_export_files(
+def _polis_bundle(conversation: Conversation, snapshot: Snapshot) -> dict[str, bytes]:
+    """The public Polis files of a snapshot (published statements, numbered participants)."""
+    return polis_export_files(
         conversation=conversation,
         groups=snapshot_groups(snapshot=snapshot),
         watermark=snapshot.watermark,
+        public=True,
     )
+
+
+def _zip_with_manifest(
+    conversation: Conversation, snapshot: Snapshot, files: dict[str, bytes]
+) -> bytes:
     if conversation.statements.filter(external_id__isnull=False).exists():
         files["ATTRIBUTION.txt"] = (ATTRIBUTION + "\n").encode("utf-8")
     manifest = {
@@ -151,10 +204,26 @@ def _export_csv(conversation: Conversation, snapshot: Snapshot) -> bytes:
         "snapshot_id": snapshot.pk,
         "snapshot_watermark": snapshot.watermark,
         "group_ids_from": f"snapshot {snapshot.pk}",
+        "participants": "numbered 0..N-1 for this export, in the order they first voted",
+        "moderated_out_statements": conversation.statements.filter(
+            status=StatementStatus.REJECTED
+        ).count(),
         "sha256": {name: hashlib.sha256(content).hexdigest() for name, content in files.items()},
     }
     files["manifest.json"] = _canonical_json(manifest)
     return deterministic_zip(files)
+
+
+def _export_csv(conversation: Conversation, snapshot: Snapshot) -> bytes:
+    return _zip_with_manifest(conversation, snapshot, _polis_bundle(conversation, snapshot))
+
+
+def _export_spreadsheet(conversation: Conversation, snapshot: Snapshot) -> bytes:
+    files = {
+        name: spreadsheet_safe_csv(content)
+        for name, content in _polis_bundle(conversation, snapshot).items()
+    }
+    return _zip_with_manifest(conversation, snapshot, files)
 
 
 def _export_pdf(conversation: Conversation, snapshot: Snapshot) -> bytes:
@@ -173,7 +242,12 @@ def _export_pdf(conversation: Conversation, snapshot: Snapshot) -> bytes:
     return bytes(HTML(string=html).write_pdf(stylesheets=stylesheets))
 
 
-_BUILDERS = {"json": _export_json, "csv": _export_csv, "pdf": _export_pdf}
+_BUILDERS = {
+    "json": _export_json,
+    "csv": _export_csv,
+    "spreadsheet": _export_spreadsheet,
+    "pdf": _export_pdf,
+}
 
 
 def report_export(
@@ -194,7 +268,7 @@ def report_export(
         raise NotFound("This conversation has no results to export yet.")
     return ExportFile(
         snapshot_id=snapshot.pk,
-        extension="zip" if fmt == "csv" else fmt,
+        extension=EXTENSIONS[fmt],
         content_type=FORMATS[fmt],
         content=_BUILDERS[fmt](conversation, snapshot),
         slug=conversation.slug,

@@ -139,9 +139,9 @@ def test_csv_downloads_quote_no_unapproved_statement_and_no_xid(leaky: Leaky, fm
     files = _bundle(leaky, fmt)
     for name, text in files.items():
         assert_clean(text, f"{fmt} {name}")
-    voters = {
-        row["voter-id"] for row in csv.DictReader(io.StringIO(files["votes.csv"]))
-    } | {row["participant"] for row in csv.DictReader(io.StringIO(files["participants-votes.csv"]))}
+    voters = {row["voter-id"] for row in csv.DictReader(io.StringIO(files["votes.csv"]))} | {
+        row["participant"] for row in csv.DictReader(io.StringIO(files["participants-votes.csv"]))
+    }
     assert voters == {str(n) for n in range(len(voters))}
     comments = list(csv.DictReader(io.StringIO(files["comments.csv"])))
     assert {row["moderated"] for row in comments} == {"1"}
@@ -224,3 +224,20 @@ def test_the_public_snapshot_list_carries_no_exception_text(leaky: Leaky) -> Non
     body = _get(Client(), f"/api/v1/conversations/{leaky.slug}/snapshots/").decode()
     assert "failed" in body
     assert "OperationalError" not in body and "password" not in body
+
+
+def test_the_spreadsheet_copy_neutralises_formulas_the_polis_bundle_keeps_raw(
+    leaky: Leaky,
+) -> None:
+    formula = '=HYPERLINK("http://evil.example","Click")'
+    StatementFactory.create(conversation=leaky.camps.conversation, text=formula)
+    html = _get(Client(), f"/report/{leaky.slug}/").decode()
+    assert "/export/spreadsheet/" in html and "never runs a statement as a formula" in html
+
+    raw = list(csv.DictReader(io.StringIO(_bundle(leaky, "csv")["comments.csv"])))
+    sheet_files = _bundle(leaky, "spreadsheet")
+    sheet = list(csv.DictReader(io.StringIO(sheet_files["comments.csv"])))
+    assert formula in [row["comment-body"] for row in raw]
+    assert "'" + formula in [row["comment-body"] for row in sheet]
+    votes = list(csv.DictReader(io.StringIO(sheet_files["votes.csv"])))
+    assert "-1" in {row["vote"] for row in votes}
