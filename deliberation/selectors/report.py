@@ -532,8 +532,12 @@ def _bridges(conversation: Conversation) -> list[BridgeReport]:
             realised_votes=suggestion.realised_votes,
             forecast_error=suggestion.forecast_error,
         )
+        # Approval made it a statement; once moderated out or sent back to pending, its text
+        # is no longer public.
         for suggestion in BridgingSuggestion.objects.filter(
-            conversation=conversation, status=SuggestionStatus.APPROVED
+            conversation=conversation,
+            status=SuggestionStatus.APPROVED,
+            statement__status=StatementStatus.ACCEPTED,
         ).order_by("-forecast_bridging", "id")
     ]
 

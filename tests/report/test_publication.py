@@ -19,12 +19,14 @@ from django.test import Client
 from pypdf import PdfReader
 
 from deliberation.models import (
+    BridgingSuggestion,
     Participant,
     ReportVisibility,
     Snapshot,
     SnapshotStatus,
     Statement,
     StatementStatus,
+    SuggestionStatus,
 )
 from tests.assistant.conftest import fake_openai, offline  # noqa: F401 (fixtures)
 from tests.factories import StatementFactory, UserFactory
@@ -83,6 +85,18 @@ def leaky() -> Leaky:
     Statement.objects.filter(pk=rejected.pk).update(status=StatementStatus.REJECTED)
     snapshot = clustered(camps)
     assert snapshot.status == SnapshotStatus.SUCCEEDED
+    # An AI bridging statement the moderators approved, then sent back to pending.
+    BridgingSuggestion.objects.create(
+        conversation=conversation,
+        snapshot=snapshot,
+        text=WITHDRAWN,
+        original_text=WITHDRAWN,
+        source="llm",
+        forecast={"0": 0.7, "1": 0.6},
+        forecast_bridging=0.6,
+        status=SuggestionStatus.APPROVED,
+        statement=withdrawn,
+    )
     Statement.objects.filter(pk=withdrawn.pk).update(status=StatementStatus.PENDING)
     return Leaky(camps, snapshot, member)
 
