@@ -470,6 +470,62 @@ class Methodology:
         return round(100 * self.uncertain_threshold)
 
 
+SENSITIVITY_TOP = 5
+"""How many of the top consensus statements the sensitivity line compares."""
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """The outcome with and without the participants the abuse signals flagged
+    (services/sensitivity.py): the number of groups and the top consensus statements."""
+
+    flagged: int
+    k: int
+    k_without: int
+    entered: list[StatementRow]
+    """In the top consensus without the flagged participants, not with them."""
+    left: list[StatementRow]
+    """In the top consensus with the flagged participants, not without them."""
+
+    @property
+    def same_k(self) -> bool:
+        return self.k == self.k_without
+
+    @property
+    def consensus_unchanged(self) -> bool:
+        return not self.entered and not self.left
+
+    @property
+    def changes(self) -> list[tuple[StatementRow, str]]:
+        return [(row, "joins them") for row in self.entered] + [
+            (row, "drops out") for row in self.left
+        ]
+
+
+def _sensitivity(
+    stored: dict[str, Any] | None, rows: dict[int, StatementRow]
+) -> Sensitivity | None:
+    """The stored comparison, with statements resolved to what the report may quote (accepted,
+    not meta). None for a snapshot computed before the comparison existed."""
+    if stored is None or stored.get("unavailable"):
+        return None
+    if not stored.get("flagged"):
+        return Sensitivity(0, 0, 0, [], [])
+
+    def top(ids: list[int]) -> list[int]:
+        shown = [pk for pk in ids if pk in rows and not rows[pk].is_meta]
+        return shown[:SENSITIVITY_TOP]
+
+    with_flagged, without = top(stored["top_consensus"]), top(stored["top_consensus_without"])
+    return Sensitivity(
+        flagged=int(stored["flagged"]),
+        k=int(stored["k"]),
+        k_without=int(stored["k_without"]),
+        entered=[rows[pk] for pk in without if pk not in with_flagged],
+        left=[rows[pk] for pk in with_flagged if pk not in without],
+    )
+
+
 @dataclass(frozen=True)
 class ReportContext:
     conversation: Conversation
@@ -488,6 +544,7 @@ class ReportContext:
     overview: Summary | None
     summary_limitations: list[str]
     bridges: list[BridgeReport]
+    sensitivity: Sensitivity | None
 
     @property
     def sort_label(self) -> str:
@@ -700,4 +757,5 @@ def report_build(
         overview=_summary(stored_summary.overview, by_display_id) if stored_summary else None,
         summary_limitations=list(stored_summary.limitations) if stored_summary else [],
         bridges=_bridges(conversation),
+        sensitivity=_sensitivity(results.get("sensitivity"), by_id),
     )

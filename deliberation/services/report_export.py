@@ -81,8 +81,17 @@ def _published_results(results: dict[str, Any], accepted: set[int]) -> dict[str,
         for sid, stats in results.get("statements", {}).items()
         if int(sid) in accepted or stats.get("moderated_out")
     }
+    published = {**results}
+    if results.get("sensitivity", {}).get("flagged"):
+        published["sensitivity"] = {
+            **results["sensitivity"],
+            **{
+                name: [pk for pk in results["sensitivity"][name] if pk in accepted]
+                for name in ("top_consensus", "top_consensus_without")
+            },
+        }
     return {
-        **results,
+        **published,
         "statements": statements,
         "groups": [
             {
