@@ -445,7 +445,8 @@ def snapshot_load_input(*, conversation_id: int) -> VoteInput:
             vote_arrays = current.pack()
         else:
             participants, statements, values = _votes_load(conversation_id)
-        flagged = flagged_participants(conversation_id=conversation_id)
+    # Outside the loading transaction: the burst scan is slow, and needs no consistent read.
+    flagged = flagged_participants(conversation_id=conversation_id)
     pending = [pk for pk, status, _ in by_status if status == StatementStatus.PENDING]
     if pending:
         # Pending statements are not in the math: a statement moved back to pending keeps

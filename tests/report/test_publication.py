@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.test import Client
 from pypdf import PdfReader
 
+from deliberation.assistant.summaries import extractive_summary, summary_facts
 from deliberation.models import (
     BridgingSuggestion,
     Participant,
@@ -28,6 +29,7 @@ from deliberation.models import (
     StatementStatus,
     SuggestionStatus,
 )
+from deliberation.selectors.groups import groups_view
 from tests.assistant.conftest import fake_openai, offline  # noqa: F401 (fixtures)
 from tests.factories import StatementFactory, UserFactory
 from tests.fake_openai import FakeOpenAI
@@ -255,3 +257,12 @@ def test_the_spreadsheet_copy_neutralises_formulas_the_polis_bundle_keeps_raw(
     assert "'" + formula in [row["comment-body"] for row in sheet]
     votes = list(csv.DictReader(io.StringIO(sheet_files["votes.csv"])))
     assert "-1" in {row["vote"] for row in votes}
+
+
+def test_what_the_summaries_are_written_from_holds_accepted_statements_only(
+    leaky: Leaky,
+) -> None:
+    view = groups_view(snapshot=leaky.snapshot)
+    facts = summary_facts(view)
+    groups, overview = extractive_summary(view, facts)
+    assert_clean(repr(facts) + json.dumps([groups, overview], ensure_ascii=False), "summaries")
