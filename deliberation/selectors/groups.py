@@ -123,6 +123,20 @@ def snapshot_latest_for_viewer(
     return snapshot
 
 
+def snapshot_failure_latest(*, conversation: Conversation) -> Snapshot | None:
+    """The latest run, if it failed: its error is for moderators (the public API omits it)."""
+    latest = (
+        Snapshot.objects.filter(
+            conversation=conversation,
+            status__in=[SnapshotStatus.SUCCEEDED, SnapshotStatus.FAILED],
+        )
+        .defer(*BULKY_FIELDS)
+        .order_by("-id")
+        .first()
+    )
+    return latest if latest is not None and latest.status == SnapshotStatus.FAILED else None
+
+
 def snapshot_history(*, conversation: Conversation) -> QuerySet[Snapshot]:
     """Every kept snapshot, newest first, without the bulky columns."""
     return Snapshot.objects.filter(conversation=conversation).defer(*BULKY_FIELDS).order_by("-id")

@@ -14,6 +14,8 @@ from deliberation.models import (
     AuditLogEntry,
     Conversation,
     Participant,
+    Snapshot,
+    SnapshotStatus,
     Statement,
     StatementStatus,
 )
@@ -293,3 +295,16 @@ def test_xid_link_admits_a_listed_member_and_refuses_others() -> None:
     client = Client()
     assert client.post(f"{url}?xid=member-1").status_code == 302
     assert Participant.objects.get().xid == "member-1"
+
+
+def test_the_dashboard_shows_moderators_why_the_last_run_failed() -> None:
+    conversation = ConversationFactory.create()
+    moderator = UserFactory.create()
+    conversation.moderators.add(moderator)
+    Snapshot.objects.create(
+        conversation=conversation, status=SnapshotStatus.FAILED, error="ValueError: bad matrix"
+    )
+
+    html = _client(moderator).get(reverse("console:dashboard", args=[conversation.slug]))
+
+    assert "failed: <code>ValueError: bad matrix</code>" in html.content.decode()
