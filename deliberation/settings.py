@@ -96,6 +96,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "staticfiles"))
+# The report's downloads, built once per snapshot and served from here.
+AGORA_EXPORTS_DIR = env.path("AGORA_EXPORTS_DIR", default=str(VAR_DIR / "exports"))
 
 LOGIN_URL = "console:login"
 

@@ -1,4 +1,5 @@
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -23,3 +24,11 @@ def recluster_inline() -> Iterator[None]:
         AGORA_RECLUSTER={**django_settings.AGORA_RECLUSTER, "EAGER_INLINE": True}
     ):
         yield
+
+
+@pytest.fixture(autouse=True)
+def exports_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The report's stored downloads go to a folder of this test's own, not var/."""
+    folder = tmp_path_factory.mktemp("exports")
+    with override_settings(AGORA_EXPORTS_DIR=folder):
+        yield folder

@@ -9,21 +9,31 @@ researcher can check that a file is the one the report cites.
 import hashlib
 import io
 import json
+import os
+import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from deliberation.errors import InvalidInput, NotFound
-from deliberation.models import Conversation, Snapshot, Statement, StatementStatus
+from deliberation.models import (
+    Conversation,
+    Snapshot,
+    SnapshotStatus,
+    Statement,
+    StatementStatus,
+)
 from deliberation.report.render import report_body_html
 from deliberation.selectors.groups import snapshot_groups
 from deliberation.selectors.report import (
     report_build,
     report_conversation_get,
+    report_freshness,
     report_snapshot_get,
 )
 from deliberation.services.polis_export import (
@@ -50,15 +60,30 @@ ATTRIBUTION = (
 
 @dataclass(frozen=True)
 class ExportFile:
+    """A built export, stored under ``AGORA_EXPORTS_DIR``: read it with ``open`` (streamed)
+    or ``content`` (whole)."""
+
     snapshot_id: int
     extension: str
     content_type: str
-    content: bytes
+    path: Path
     slug: str
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.content).hexdigest()
+        # The stored file is named after its digest.
+        return self.path.name
+
+    @property
+    def content(self) -> bytes:
+        return self.path.read_bytes()
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    def open(self) -> BinaryIO:
+        return self.path.open("rb")
 
     @property
     def filename(self) -> str:
@@ -259,6 +284,70 @@ _BUILDERS = {
 }
 
 
+def _stored_dir(conversation: Conversation, snapshot: Snapshot, fmt: str) -> Path:
+    """Where one export of one snapshot is kept: the freshness token (report_freshness) is
+    part of the path, so a moderator's decision after the snapshot (a statement rejected, a
+    participant excluded) leads to a new file, never to serving the old one. The creation
+    times keep a recreated database from reading another conversation's files."""
+    freshness = report_freshness(conversation=conversation, snapshot=snapshot)
+    return (
+        Path(settings.AGORA_EXPORTS_DIR)
+        / f"{conversation.pk}-{conversation.created_at.timestamp():.6f}"
+        / f"{snapshot.pk}-{snapshot.created_at.timestamp():.6f}"
+        / f"{fmt}-{freshness}"
+    )
+
+
+def _stored(directory: Path) -> Path | None:
+    names = sorted(os.listdir(directory)) if directory.is_dir() else []
+    files = [name for name in names if not name.startswith(".")]
+    return directory / files[0] if files else None
+
+
+def _build_and_store(
+    conversation: Conversation, snapshot: Snapshot, fmt: str, directory: Path
+) -> Path:
+    content = _BUILDERS[fmt](conversation, snapshot)
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / hashlib.sha256(content).hexdigest()
+    # Race: two readers (or the task and a reader) build the same export at once. Each writes
+    # a private temporary file and renames it into place, an atomic replace on one
+    # filesystem, so no reader ever streams a half-written file.
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".building-")
+    with os.fdopen(handle, "wb") as out:
+        out.write(content)
+    os.replace(temporary, final)
+    return final
+
+
+def _export_file(conversation: Conversation, snapshot: Snapshot, fmt: str) -> ExportFile:
+    """The stored export, built now if no one has built it yet for this freshness."""
+    directory = _stored_dir(conversation, snapshot, fmt)
+    path = _stored(directory) or _build_and_store(conversation, snapshot, fmt, directory)
+    return ExportFile(
+        snapshot_id=snapshot.pk,
+        extension=EXTENSIONS[fmt],
+        content_type=FORMATS[fmt],
+        path=path,
+        slug=conversation.slug,
+    )
+
+
+def report_exports_build(*, snapshot_id: int) -> list[str]:
+    """Build and store every download of a snapshot, so that no reader waits for one; the
+    formats built (none when the snapshot is gone). Safe to run twice: what is stored stays."""
+    snapshot = (
+        Snapshot.objects.select_related("conversation")
+        .filter(pk=snapshot_id, status=SnapshotStatus.SUCCEEDED)
+        .first()
+    )
+    if snapshot is None:
+        return []
+    for fmt in FORMATS:
+        _export_file(snapshot.conversation, snapshot, fmt)
+    return list(FORMATS)
+
+
 def report_export(
     *,
     slug: str,
@@ -268,17 +357,12 @@ def report_export(
     trusted: bool = False,
 ) -> ExportFile:
     """One export of one snapshot, for a reader allowed to see the report (``trusted``:
-    an operator's command, which may export any conversation)."""
+    an operator's command, which may export any conversation). Served from storage when the
+    snapshot's task (or an earlier reader) built it; otherwise built now, once."""
     if fmt not in FORMATS:
         raise InvalidInput(f"Exports come as {', '.join(FORMATS)}, not {fmt!r}.", field="format")
     conversation = report_conversation_get(slug=slug, user=user, trusted=trusted)
     snapshot = report_snapshot_get(conversation=conversation, snapshot_id=snapshot_id)
     if snapshot is None:
         raise NotFound("This conversation has no results to export yet.")
-    return ExportFile(
-        snapshot_id=snapshot.pk,
-        extension=EXTENSIONS[fmt],
-        content_type=FORMATS[fmt],
-        content=_BUILDERS[fmt](conversation, snapshot),
-        slug=conversation.slug,
-    )
+    return _export_file(conversation, snapshot, fmt)
