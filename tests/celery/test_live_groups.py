@@ -83,6 +83,7 @@ def start_worker(
             **os.environ,
             "CELERY_BROKER_URL": BROKER,
             "CELERY_TASK_DEFAULT_QUEUE": queue,
+            "AGORA_EXPORTS_DIR": str(tmp_path / "exports"),
             "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:"
             f"{database['PORT']}/{database['NAME']}",
             **{f"AGORA_RECLUSTER_{key}": str(value) for key, value in TIMINGS.items()},

@@ -111,6 +111,8 @@ def assert_clean(text: str, where: str) -> None:
 def _get(client: Client, url: str) -> bytes:
     response = client.get(url)
     assert response.status_code == 200, (url, response.status_code)
+    if response.streaming:  # a download, streamed from storage
+        return response.getvalue()
     return bytes(response.content)
 
 

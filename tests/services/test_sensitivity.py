@@ -87,9 +87,7 @@ def test_the_report_and_its_json_show_the_sensitivity_line() -> None:
     slug = camps.conversation.slug
 
     page = Client().get(f"/report/{slug}/").content.decode()
-    document = json.loads(
-        Client().get(f"/report/{slug}/{snapshot.pk}/export/json/").content.decode()
-    )
+    document = json.loads(Client().get(f"/report/{slug}/{snapshot.pk}/export/json/").getvalue())
 
     same = "same" if stored["k"] == stored["k_without"] else f"{stored['k']} with them"
     assert (
