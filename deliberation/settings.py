@@ -5,6 +5,7 @@ Celery tasks executed eagerly in-process, so a newcomer sees it work with nothin
 ``AGORA_ENV=production`` turns on the hardening that ``manage.py check --deploy`` asks for.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -27,6 +28,10 @@ SECRET_KEY = (
     if PRODUCTION
     else env.str("SECRET_KEY", default="agora-development-only-key-not-for-production-use")
 )
+# Keys invite and external-id links: each conversation's key is derived from this and a
+# random salt kept in its row, so neither a leaked SECRET_KEY nor a leaked database alone
+# signs a link. Set it apart from SECRET_KEY so rotating one leaves the other alone.
+AGORA_LINK_SECRET = env.str("AGORA_LINK_SECRET", default=SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["*"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -40,17 +45,24 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "deliberation",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "deliberation.middleware.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "deliberation.urls"
@@ -101,6 +113,22 @@ AGORA_EXPORTS_DIR = env.path("AGORA_EXPORTS_DIR", default=str(VAR_DIR / "exports
 
 LOGIN_URL = "console:login"
 
+# Console and admin logins lock out after AXES_FAILURE_LIMIT failures for one username from
+# one address (django-axes, counted in the database so every process sees them), until
+# AXES_COOLOFF_TIME has passed; a success clears the count. The address is the one rate
+# limits use, so the trusted-proxy settings below apply here too.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "deliberation.services.ratelimits.request_client_ip"
+AXES_LOCKOUT_CALLABLE = "deliberation.console.views.login_locked_out"
+
 CACHES = {
     "default": env.cache("CACHE_URL", default="locmemcache://agora")
     if not env.str("REDIS_URL", default="")
@@ -109,6 +137,32 @@ CACHES = {
         "LOCATION": env.str("REDIS_URL"),
     }
 }
+
+# Content-Security-Policy (django-csp): everything from our own origin, nothing inline (scripts
+# and styles live in static/), and no framing (embedding will name its origins here).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# Rate limits (deliberation/services/ratelimits.py): the defaults there, overridden per action
+# and scope by AGORA_RATE_LIMITS, JSON such as {"statement": {"address": 30}}. Scopes:
+# participant, address, conversation; actions: join, vote, statement, draft, assistant.
+AGORA_RATE_LIMITS = env.json("AGORA_RATE_LIMITS", default={})
+AGORA_RATE_LIMIT_WINDOW_S = env.int("AGORA_RATE_LIMIT_WINDOW_S", default=60)
+# Behind a reverse proxy every request comes from the proxy's address. Set the number of
+# proxies of yours in front of Agora (each appends to X-Forwarded-For, or the header named
+# here) and limits count the address the outermost one saw; 0 (the default) trusts no header.
+AGORA_TRUSTED_PROXY_COUNT = env.int("AGORA_TRUSTED_PROXY_COUNT", default=0)
+AGORA_TRUSTED_PROXY_HEADER = env.str("AGORA_TRUSTED_PROXY_HEADER", default="X-Forwarded-For")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -127,6 +181,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Conversations, statements, votes and opinion groups.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files (drf-spectacular-sidecar), not a CDN: the docs
+    # work offline and pass the Content-Security-Policy.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Statements and snapshots both have a "status": name their enums apart.
     "ENUM_NAME_OVERRIDES": {
         "StatementStatusEnum": "deliberation.models.StatementStatus",

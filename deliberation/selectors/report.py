@@ -299,10 +299,11 @@ class GroupVotes(_GroupNamed):
 
     @cached_property
     def bar_stops(self) -> tuple[str, str]:
-        """Where the agree part of a bar ends, and where the disagree part ends (percent)."""
+        """Where the agree part of a bar ends, and where the disagree part ends, in whole
+        percent: the bar's classes (s1-N, s2-N) name them."""
         return (
-            f"{self._share(self.agree):.1f}",
-            f"{self._share(self.agree + self.disagree):.1f}",
+            f"{self._share(self.agree):.0f}",
+            f"{self._share(self.agree + self.disagree):.0f}",
         )
 
     @cached_property

@@ -54,6 +54,7 @@ from deliberation.models import (
     DuplicateTier,
     ModeratorDecision,
     Participant,
+    RateLimitAction,
     Snapshot,
     SnapshotStatus,
     SnapshotSummary,
@@ -65,6 +66,7 @@ from deliberation.models.assistant import ModerationFlag, ModerationScreening, S
 from deliberation.selectors.assistant import conversation_for_operator
 from deliberation.selectors.groups import groups_view, groups_visible, snapshot_latest
 from deliberation.services.moderation import audit_record, moderation_authorize
+from deliberation.services.ratelimits import ratelimit_check
 from deliberation.services.statements import (
     statement_clean_text,
     statement_create,
@@ -86,8 +88,13 @@ def assistant_dedupe_pairs(*, path: Path) -> dict[str, Any]:
     }
 
 
-def assistant_draft_check(*, conversation: Conversation, text: object) -> DuplicateCheck:
+def assistant_draft_check(
+    *, conversation: Conversation, participant: Participant | None, text: object
+) -> DuplicateCheck:
     """What a statement being drafted resembles, for the hints shown as the author types."""
+    ratelimit_check(
+        action=RateLimitAction.DRAFT_CHECK, conversation=conversation, participant=participant
+    )
     return duplicate_check(
         provider=get_provider(), conversation=conversation, text=statement_clean_text(text)
     )
@@ -563,6 +570,15 @@ def assistant_chat(
         chosen = Intent(intent)
     except ValueError:
         raise InvalidInput("Choose one of the assistant's questions.", field="intent") from None
+    if chosen is not Intent.SUBMIT:
+        # A submitted statement counts against the statement limits, in statement_create.
+        ratelimit_check(
+            action=RateLimitAction.DRAFT_CHECK
+            if chosen is Intent.DRAFT
+            else RateLimitAction.ASSISTANT,
+            conversation=conversation,
+            participant=participant,
+        )
     shown = groups_visible(conversation=conversation, user=user)
     snapshot = snapshot_latest(conversation=conversation) if shown else None
     if not shown and chosen in (Intent.GROUPS, Intent.MINE, Intent.BRIDGES):

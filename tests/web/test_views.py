@@ -410,7 +410,7 @@ def test_vote_by_someone_the_access_mode_keeps_out_is_refused_inline(
 
 
 def test_votes_over_the_rate_limit_are_refused_inline(browser: Browser, settings: Settings) -> None:
-    settings.AGORA_RATE_LIMITS = {RateLimitAction.VOTE: 1}
+    settings.AGORA_RATE_LIMITS = {RateLimitAction.VOTE: {"participant": 1}}
     conversation = ConversationFactory.create()
     first, second = StatementFactory.create_batch(2, conversation=conversation)
     browser.post(vote_url(conversation), {"statement": first.pk, "value": "1"}, htmx=True)
@@ -420,7 +420,8 @@ def test_votes_over_the_rate_limit_are_refused_inline(browser: Browser, settings
     )
 
     assert response.status_code == 429
-    assert "Too many votes in a minute" in response.content.decode()
+    assert "Too many votes from you in the last minute" in response.content.decode()
+    assert 1 <= int(response["Retry-After"]) <= 60
     assert VoteEvent.objects.count() == 1
 
 
