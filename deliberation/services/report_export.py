@@ -96,15 +96,18 @@ def _canonical_json(document: Any) -> bytes:
     ).encode("utf-8")
 
 
-def _published_results(results: dict[str, Any], accepted: set[int]) -> dict[str, Any]:
+def _published_results(
+    results: dict[str, Any], accepted: set[int], rejected: set[int]
+) -> dict[str, Any]:
     """The snapshot's results without the statements the public may not see: a statement
     that is pending now (sent back after the snapshot) is gone, and a statement that is not
     accepted is never a group's representative or a consensus entry. Rejected statements
-    keep their numbers under their id: counted, never quoted (no text is stored here)."""
+    keep their numbers under their id: counted, never quoted (no text is stored here); the
+    statuses are today's, like the statements'."""
     statements = {
         sid: stats
         for sid, stats in results.get("statements", {}).items()
-        if int(sid) in accepted or stats.get("moderated_out")
+        if int(sid) in accepted or int(sid) in rejected
     }
     published = {**results}
     if results.get("sensitivity", {}).get("flagged"):
@@ -145,6 +148,9 @@ def snapshot_document(*, conversation: Conversation, snapshot: Snapshot) -> dict
         conversation=conversation, status=StatementStatus.ACCEPTED
     ).order_by("pk")
     numbers = participant_pseudonyms(conversation=conversation, watermark=snapshot.watermark)
+    rejected = set(
+        conversation.statements.filter(status=StatementStatus.REJECTED).values_list("pk", flat=True)
+    )
     # Everyone on the map voted up to the watermark, so everyone has a number.
     positions = [p for p in snapshot.positions_array() if int(p["participant"]) in numbers]
     imported = conversation.statements.filter(external_id__isnull=False).exists()
@@ -181,9 +187,7 @@ def snapshot_document(*, conversation: Conversation, snapshot: Snapshot) -> dict
             }
             for s in statements
         ],
-        "moderated_out_statements": conversation.statements.filter(
-            status=StatementStatus.REJECTED
-        ).count(),
+        "moderated_out_statements": len(rejected),
         "participants": sorted(
             (
                 {
@@ -197,7 +201,7 @@ def snapshot_document(*, conversation: Conversation, snapshot: Snapshot) -> dict
             ),
             key=lambda row: row["id"],
         ),
-        "results": _published_results(snapshot.results or {}, {s.pk for s in statements}),
+        "results": _published_results(snapshot.results or {}, {s.pk for s in statements}, rejected),
         "licence": ATTRIBUTION if imported else None,
     }
 
