@@ -138,6 +138,9 @@ STORAGES = {
     },
 }
 
+# The report's downloads, built once per snapshot and served from here.
+AGORA_EXPORTS_DIR = env.path("AGORA_EXPORTS_DIR", default=str(VAR_DIR / "exports"))
+
 LOGIN_URL = "console:login"
 
 # Console and admin logins lock out after AXES_FAILURE_LIMIT failures for one username from

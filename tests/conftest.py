@@ -1,5 +1,6 @@
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -33,3 +34,11 @@ def ratelimit_counters_per_test(monkeypatch: pytest.MonkeyPatch) -> str:
     prefix = f"agora:ratelimit:test-{uuid.uuid4().hex}:"
     monkeypatch.setattr("deliberation.services.ratelimits.KEY_PREFIX", prefix)
     return prefix
+
+
+@pytest.fixture(autouse=True)
+def exports_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The report's stored downloads go to a folder of this test's own, not var/."""
+    folder = tmp_path_factory.mktemp("exports")
+    with override_settings(AGORA_EXPORTS_DIR=folder):
+        yield folder

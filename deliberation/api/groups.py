@@ -30,7 +30,11 @@ NO_GROUPS = OpenApiResponse(
     description="No such conversation, or no opinion groups computed yet (code not_found).",
 )
 HIDDEN = OpenApiResponse(
-    ErrorSerializer, description="The moderators have not shared the groups with participants."
+    ErrorSerializer,
+    description=(
+        "The moderators have not shared the groups with participants, or keep the report "
+        "(whose content the groups are) private or until the conversation closes."
+    ),
 )
 
 
@@ -129,6 +133,8 @@ class MeSerializer(SnapshotRefMixin):
 
 
 class SnapshotSerializer(serializers.ModelSerializer[Snapshot]):
+    # No ``error``: a failed run's exception text can name hosts, users or data; moderators
+    # read it in the console.
     group_sizes = serializers.DictField(child=serializers.IntegerField())
     timings_ms = serializers.DictField(child=serializers.FloatField())
 
@@ -149,7 +155,6 @@ class SnapshotSerializer(serializers.ModelSerializer[Snapshot]):
             "group_sizes",
             "polarization",
             "timings_ms",
-            "error",
         ]
         read_only_fields = fields
 

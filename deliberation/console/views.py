@@ -48,7 +48,7 @@ from deliberation.console.forms import (
 from deliberation.errors import AgoraError
 from deliberation.models import MEMBER_ACCESS_MODES, AccessMode, Conversation, StatementStatus
 from deliberation.selectors.conversations import conversation_get
-from deliberation.selectors.groups import snapshot_latest_id
+from deliberation.selectors.groups import snapshot_failure_latest, snapshot_latest_id
 from deliberation.selectors.moderation import (
     audit_log,
     conversation_activity,
@@ -207,6 +207,7 @@ def dashboard(request: HttpRequest, conversation: Conversation) -> HttpResponse:
             "bursts": len(vote_bursts(conversation=conversation)),
             "rate_limited": rate_limit_hits(conversation=conversation).count(),
             "snapshot_id": snapshot_id,
+            "failed_run": snapshot_failure_latest(conversation=conversation),
             "report_formats": list(REPORT_FORMATS),
             "groups_panel": _optional_template(GROUPS_PANEL_TEMPLATE),
             "assistant_ledger": _optional_template(ASSISTANT_LEDGER_TEMPLATE),

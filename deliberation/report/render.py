@@ -16,6 +16,7 @@ from deliberation.models import Conversation, Snapshot
 from deliberation.report.svg import SeriesPoint, opinion_map_svg, time_series_svg
 from deliberation.selectors.groups import snapshot_latest_id
 from deliberation.selectors.report import (
+    SENSITIVITY_TOP,
     SORTS,
     THRESHOLDS,
     ReportContext,
@@ -27,7 +28,7 @@ from deliberation.selectors.report import (
     report_sort_clean,
 )
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 CACHE_SECONDS = 24 * 3600
 
 
@@ -60,6 +61,7 @@ def report_body_html(report: ReportContext, *, for_pdf: bool = False) -> str:
             "sorts": SORTS,
             "thresholds": THRESHOLDS,
             "for_pdf": for_pdf,
+            "top_n": SENSITIVITY_TOP,
             **report_charts(report),
         },
     )

@@ -92,6 +92,7 @@ def start_worker(
             **os.environ,
             "CELERY_BROKER_URL": broker_url,
             "CELERY_TASK_DEFAULT_QUEUE": queue,
+            "AGORA_EXPORTS_DIR": str(tmp_path / "exports"),
             "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:"
             f"{database['PORT']}/{database['NAME']}",
             **{f"AGORA_RECLUSTER_{key}": str(value) for key, value in timings.items()},

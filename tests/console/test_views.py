@@ -17,6 +17,8 @@ from deliberation.models import (
     AuditLogEntry,
     Conversation,
     Participant,
+    Snapshot,
+    SnapshotStatus,
     Statement,
     StatementStatus,
 )
@@ -325,3 +327,16 @@ def test_thirty_wrong_passwords_lock_the_login_until_the_cool_off(login_url: str
     AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=16))
     assert _log_in(client, url, "correct horse battery staple").status_code == 302
     assert "_auth_user_id" in client.session
+
+
+def test_the_dashboard_shows_moderators_why_the_last_run_failed() -> None:
+    conversation = ConversationFactory.create()
+    moderator = UserFactory.create()
+    conversation.moderators.add(moderator)
+    Snapshot.objects.create(
+        conversation=conversation, status=SnapshotStatus.FAILED, error="ValueError: bad matrix"
+    )
+
+    html = _client(moderator).get(reverse("console:dashboard", args=[conversation.slug]))
+
+    assert "failed: <code>ValueError: bad matrix</code>" in html.content.decode()
