@@ -8,6 +8,8 @@ from django.db.models import Sum
 from deliberation.models import Conversation
 from deliberation.models.assistant import AICall, AIOutcome, AIPurpose
 
+PROMPT_MESSAGE_MAX_CHARS = 20_000
+
 
 def ai_call_record(
     *,

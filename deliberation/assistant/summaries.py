@@ -35,6 +35,24 @@ GATE_LIMITATION = (
     "The AI summary did not pass the check against the votes: showing the statements that "
     "define each group instead."
 )
+VERIFY_LIMITATION = (
+    "The AI summary said things the statements it cites do not say: showing the statements "
+    "that define each group instead."
+)
+VERIFY_FAILED_LIMITATION = (
+    "The AI summary could not be checked against the statements it cites: showing the "
+    "statements that define each group instead."
+)
+
+
+def dropped_limitation(count: int) -> str:
+    sentences = "sentence" if count == 1 else "sentences"
+    return (
+        f"{count} {sentences} of the AI summary that the cited statements did not support "
+        f"{'was' if count == 1 else 'were'} removed."
+    )
+
+
 _EXTRACTIVE_SENTENCES = 3
 _OVERVIEW_CONSENSUS = 3
 # A cited sentence less similar in meaning (local model) to every statement it cites than
