@@ -8,9 +8,10 @@ longer than the client's timeout. Every request body is kept for assertions.
 
 A test may also script answers per response schema (``queue_schema``, ``answer_schema``), so
 that one kind of call (the summary's verification, say) gets its own answers whatever order
-the calls come in. With nothing queued, chat completions are answered by ``chat_default`` when
-a test sets one (else 500), and embeddings by ``hashed_embedding``: a deterministic bag of hashed character
-n-grams and words. It is a stand-in that makes similar texts similar, not a language model.
+the calls come in. With nothing queued, chat completions are answered by ``chat_default``
+when a test sets one (else 500), and embeddings by ``hashed_embedding``: a deterministic bag
+of hashed character n-grams and words. It is a stand-in that makes similar texts similar,
+not a language model.
 """
 
 from __future__ import annotations
@@ -83,9 +84,7 @@ class FakeOpenAI:
     chat_default: Callable[[dict[str, Any]], dict[str, Any] | str] | None = None
     chat_queue: deque[ChatScript] = field(default_factory=deque)
     schema_queues: dict[str, deque[ChatScript]] = field(default_factory=dict)
-    schema_answers: dict[str, Callable[[dict[str, Any]], ChatScript]] = field(
-        default_factory=dict
-    )
+    schema_answers: dict[str, Callable[[dict[str, Any]], ChatScript]] = field(default_factory=dict)
     embedding_queue: deque[EmbeddingScript] = field(default_factory=deque)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None

@@ -107,7 +107,9 @@ def test_a_huge_prompt_is_sent_whole_and_stored_bounded(fake_openai: FakeOpenAI)
     stored = AICall.objects.get().prompt[0]["content"]
     assert stored.startswith(question[:1000])
     assert len(stored) < PROMPT_MESSAGE_MAX_CHARS + 100
-    assert stored.endswith(f"[{len(question) - PROMPT_MESSAGE_MAX_CHARS} more characters not stored]")
+    assert stored.endswith(
+        f"[{len(question) - PROMPT_MESSAGE_MAX_CHARS} more characters not stored]"
+    )
 
 
 def test_the_same_question_is_answered_from_the_cache(fake_openai: FakeOpenAI) -> None:

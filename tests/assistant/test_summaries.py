@@ -303,7 +303,8 @@ def test_fluent_sentences_contradicting_their_citations_are_never_published(
     assert all("not supported by" in call.detail for call in refused)
     assert "not what its citations" not in refused[0].detail
     checks = AICall.objects.filter(purpose="verify").order_by("id")
-    assert [call.outcome for call in checks] == ["ok", "ok"]
+    # The regenerated answer was the same: its verification is the cached one, not paid twice.
+    assert [call.outcome for call in checks] == ["ok", "cached"]
     sent = fake_openai.chat_requests(VERIFY)[0]["messages"]
     assert checks[0].prompt == sent
     assert "small businesses to go out of business" in json.dumps(checks[0].prompt)
