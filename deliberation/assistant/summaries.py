@@ -281,7 +281,8 @@ class Verification:
     dropped: list[str]
     """Why each refused sentence was refused."""
     refusal: list[str]
-    """Why the rest is too little to publish; empty when it may be published."""
+    """Why the answer may not be published (each refused sentence, and why what is left is
+    too little); empty when it may be."""
     call: AICall
 
 

@@ -312,24 +312,35 @@ def test_fluent_sentences_contradicting_their_citations_are_never_published(
 
 
 @pytest.mark.parametrize(
-    ("supported", "stance"),
-    [(False, "agree"), (True, "disagree")],
-    ids=["unsupported", "wrong-stance"],
+    ("verdict", "tag", "cites"),
+    [
+        ((False, "agree"), "agrees", "agrees"),
+        ((True, "disagree"), "agrees", "agrees"),
+        # Tagged "describes", so the gate checked no stance; its words say the group agrees
+        # with a statement the group rejects.
+        ((True, "agree"), "describes", "disagrees"),
+    ],
+    ids=["unsupported", "stance-against-its-tag", "stance-against-the-votes"],
 )
 def test_a_sentence_the_verification_refuses_is_dropped_and_the_rest_published(
-    wage_snapshot: Snapshot, fake_openai: FakeOpenAI, supported: bool, stance: str
+    wage_snapshot: Snapshot,
+    fake_openai: FakeOpenAI,
+    verdict: tuple[bool, str],
+    tag: str,
+    cites: str,
 ) -> None:
     view = groups_view(snapshot=wage_snapshot)
     answer = true_summary(view)
     group = view.groups[0]
-    bad = CONTRADICTIONS[group.agrees[0].statement.text].format(group=group_name(group.id))
+    statement = (group.agrees if cites == "agrees" else group.disagrees)[0].statement
+    bad = CONTRADICTIONS[statement.text].format(group=group_name(group.id))
     answer["groups"][0]["sentences"].append(
-        {"text": bad, "stance": "agrees", "citations": [str(group.agrees[0].statement.id)]}
+        {"text": bad, "stance": tag, "citations": [str(statement.id)]}
     )
     fake_openai.queue_schema(SUMMARY, answer)
 
-    def judge(sentence: str, statement: str) -> tuple[bool, str]:
-        return (supported, stance) if sentence == bad else honest_judge(sentence, statement)
+    def judge(sentence: str, cited: str) -> tuple[bool, str]:
+        return verdict if sentence == bad else honest_judge(sentence, cited)
 
     fake_openai.answer_schema(VERIFY, verifier(judge))
 
