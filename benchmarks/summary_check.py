@@ -129,16 +129,16 @@ def main() -> None:
         + ", ".join(f"{kind} passed {found[kind][0]}/{found[kind][1]}" for kind in KINDS)
     )
     for kind in ("faithful", "contradiction", "off_subject"):
-        of_kind = [item.similarity for item in items if item.kind == kind]
+        scores = sorted(item.similarity for item in items if item.kind == kind)
         print(
-            f"similarity of {kind}: min {min(of_kind):.2f}, "
-            f"median {sorted(of_kind)[len(of_kind) // 2]:.2f}, max {max(of_kind):.2f}"
+            f"similarity of {kind}: min {scores[0]:.2f}, "
+            f"median {scores[len(scores) // 2]:.2f}, max {scores[-1]:.2f}"
         )
     print("\nLocal stance rules (opposite claim to a citation), all sentences:")
     for kind in ("faithful", "contradiction", "off_subject"):
-        of_kind = [item for item in items if item.kind == kind]
-        flagged = [item for item in of_kind if item.opposite]
-        print(f"  {kind}: {len(flagged)}/{len(of_kind)} called opposite")
+        flagged = [item for item in items if item.kind == kind and item.opposite]
+        total = sum(item.kind == kind for item in items)
+        print(f"  {kind}: {len(flagged)}/{total} called opposite")
         for item in flagged:
             print(f"    {item.sentence}")
 
