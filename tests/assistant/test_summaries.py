@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from pytest_django.fixtures import Settings
 
 from deliberation.assistant.provider import OFFLINE_LIMITATION
 from deliberation.assistant.summaries import (
@@ -30,7 +31,7 @@ from tests.assistant.data import (
     wage_camps,
 )
 from tests.factories import ConversationFactory, StatementFactory
-from tests.fake_openai import Failure, FakeOpenAI, schema_name
+from tests.fake_openai import Failure, FakeOpenAI, Stall, schema_name
 from tests.snapshot_data import votes_write
 
 SUMMARY = "group_summaries"
@@ -391,3 +392,18 @@ def test_an_unverifiable_summary_is_not_published(
     assert AICall.objects.filter(purpose="verify").count() == 3
     assert not AICall.objects.filter(purpose="verify", outcome="ok").exists()
     assert {schema_name(body) for body in fake_openai.chat_requests()} == {SUMMARY, VERIFY}
+
+
+def test_a_verification_that_times_out_publishes_nothing_unverified(
+    wage_snapshot: Snapshot, fake_openai: FakeOpenAI, settings: Settings
+) -> None:
+    settings.AGORA_LLM = {**settings.AGORA_LLM, "TIMEOUT_S": 0.3, "MAX_RETRIES": 0}
+    view = groups_view(snapshot=wage_snapshot)
+    fake_openai.queue_schema(SUMMARY, true_summary(view))
+    fake_openai.queue_schema(VERIFY, Stall(0.8))
+
+    summary = assistant_summarize(snapshot=wage_snapshot)
+
+    assert summary.limitations == [VERIFY_FAILED_LIMITATION]
+    assert published_texts(summary).isdisjoint(sentence_texts(true_summary(view)))
+    assert AICall.objects.get(purpose="verify").outcome == "timeout"
