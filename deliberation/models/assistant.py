@@ -15,6 +15,7 @@ from deliberation.models.snapshots import Snapshot
 
 class AIPurpose(models.TextChoices):
     SUMMARY = "summary", "Group summaries"
+    VERIFY = "verify", "Summary verification"
     EMBEDDING = "embedding", "Embeddings"
     STANCE = "stance", "Stance check"
     BRIDGE = "bridge", "Bridging suggestions"
@@ -52,7 +53,15 @@ class AICall(models.Model):
     prompt_version = models.CharField(max_length=40, blank=True, default="")
     input_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
     input_statement_ids = models.JSONField(default=list)
-    output = models.TextField(blank=True, default="")
+    prompt = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The messages sent, each cut to its first 20,000 characters; empty for "
+        "embeddings and offline fallbacks.",
+    )
+    output = models.TextField(
+        blank=True, default="", help_text="The model's whole answer (the cache serves it)."
+    )
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     latency_ms = models.PositiveIntegerField(default=0)

@@ -280,6 +280,21 @@ def test_moderators_see_the_ledger_and_others_get_404(client: Client, camps: Cam
     assert "Participant chat" in page.content.decode()
 
 
+def test_the_ledger_shows_each_calls_prompt_collapsed(
+    client: Client, camps: Camps, fake_openai: FakeOpenAI
+) -> None:
+    run_snapshot(camps)
+    moderator(camps, client)
+    fake_openai.queue_chat({"reply": "Group A wants more bike lanes."})
+    chat(client, camps, intent="ask", text="What does group A want & why?")
+
+    page = client.get(reverse("assistant:ledger", args=[camps.conversation.slug]))
+
+    html = page.content.decode()
+    prompt = html[html.index("<summary>prompt</summary>") :]
+    assert prompt.index("What does group A want &amp; why?") < prompt.index("</details>")
+
+
 def test_moderators_review_and_approve_an_edited_suggestion(
     client: Client, camps: Camps, fake_openai: FakeOpenAI
 ) -> None:
