@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deliberation', '0007_meaning_no_forecast'),
+        ('deliberation', '0011_inputs_statement_key_length'),
     ]
 
     operations = [
