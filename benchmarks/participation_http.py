@@ -82,6 +82,7 @@ def stack_env(args: argparse.Namespace) -> dict[str, str]:
         SECURE_SSL_REDIRECT="False",
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{args.database}",
         REDIS_URL=redis,
+        CACHE_KEY_PREFIX=args.database,
         CELERY_BROKER_URL=redis,
         CELERY_TASK_DEFAULT_QUEUE=f"agora-participation-bench-{args.database}",
         # Keep every snapshot of the run, so each vote's first covering snapshot is there.

@@ -105,8 +105,16 @@ CACHES = {
     else {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": env.str("REDIS_URL"),
+        # Keys name snapshots and conversations by id: two databases sharing one Redis
+        # database (a benchmark beside the tests) need prefixes of their own.
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=""),
     }
 }
+
+# Sessions are read on every request (the anonymous participant is their session): read
+# through the cache, written through to the database. Not signed cookies: the session key
+# names the participant, and a signed-cookie session has no stable key.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

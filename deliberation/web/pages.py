@@ -17,11 +17,7 @@ from deliberation.selectors.conversations import (
     statement_list_visible,
 )
 from deliberation.selectors.report import report_refusal
-from deliberation.selectors.routing import (
-    Progress,
-    participant_progress,
-    statement_next_for_participant,
-)
+from deliberation.selectors.routing import Progress, card_next, participant_progress
 
 
 @dataclass(frozen=True)
@@ -91,32 +87,17 @@ def voting_card(
     kept when the participant can still vote on it; otherwise the routing draws the next.
     """
     state = conversation_write_state(conversation=conversation)
-    progress = participant_progress(conversation_id=conversation.pk, participant=participant)
     if kept_out or state is not WriteState.OPEN:
+        progress = participant_progress(conversation_id=conversation.pk, participant=participant)
         return VotingCard(statement=None, progress=progress, state=state)
-    statement = _unvoted_statement(
-        conversation=conversation, participant=participant, requested=requested
-    )
-    if statement is None:
-        statement = statement_next_for_participant(
-            conversation_id=conversation.pk, participant=participant
-        )
-    return VotingCard(statement=statement, progress=progress, state=state)
-
-
-def _unvoted_statement(
-    *, conversation: Conversation, participant: Participant | None, requested: object
-) -> Statement | None:
     try:
-        pk = int(str(requested))
+        requested_id: int | None = int(str(requested))
     except ValueError:
-        return None
-    unvoted = Statement.objects.filter(
-        conversation=conversation, pk=pk, status=StatementStatus.ACCEPTED
+        requested_id = None
+    card = card_next(
+        conversation_id=conversation.pk, participant=participant, requested=requested_id
     )
-    if participant is not None:
-        unvoted = unvoted.exclude(votes__participant=participant)
-    return unvoted.first()
+    return VotingCard(statement=card.statement, progress=card.progress, state=state)
 
 
 @dataclass(frozen=True)
