@@ -128,6 +128,12 @@ def db(args: argparse.Namespace) -> psycopg.Connection[Any]:
     return psycopg.connect(f"postgres://postgres@127.0.0.1:5432/{args.database}", autocommit=True)
 
 
+def scalar(conn: psycopg.Connection[Any], sql: str, params: list[Any] | None = None) -> Any:
+    row = conn.execute(sql, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
 class Stack:
     """gunicorn, a Celery worker and beat, started together and stopped together."""
 
@@ -358,12 +364,10 @@ def generator_process(
 
 def run(args: argparse.Namespace, stack: Stack, participants: int) -> None:
     with db(args) as conn:
-        (conversation_id,) = conn.execute(
-            "SELECT id FROM deliberation_conversation WHERE slug = %s", [args.slug]
-        ).fetchone()
-        (event_before,) = conn.execute(
-            "SELECT coalesce(max(id), 0) FROM deliberation_voteevent"
-        ).fetchone()
+        conversation_id = scalar(
+            conn, "SELECT id FROM deliberation_conversation WHERE slug = %s", [args.slug]
+        )
+        event_before = scalar(conn, "SELECT coalesce(max(id), 0) FROM deliberation_voteevent")
     processes = min(args.generator_processes, participants)
     readers = max(1, participants // 25)
     options = {
@@ -468,10 +472,11 @@ def durability(
             f"durability: {len(votes) - missing}/{len(votes)} answered votes in the vote table"
             + (" (OK)" if not missing else f" ({missing} MISSING)")
         )
-        (last_event,) = conn.execute(
+        last_event = scalar(
+            conn,
             "SELECT coalesce(max(id), 0) FROM deliberation_voteevent WHERE conversation_id = %s",
             [conversation_id],
-        ).fetchone()
+        )
         waited = time.perf_counter()
         covering = None
         while time.perf_counter() - waited < args.snapshot_wait:

@@ -73,6 +73,8 @@ SUMMARY_TOPIC = "topic"
 SUMMARY_DESCRIPTION = "conversation-description"
 
 _TERNARY = {"-1": -1, "0": 0, "1": 1}
+# Ids and timestamps are stored as int64, in numpy and in the database.
+_INT64_MAX = 2**63 - 1
 _FLAG_VALUES = {"": False, "0": False, "false": False, "1": True, "true": True}
 
 
@@ -236,7 +238,10 @@ class _Table:
         text = row[self.index[column]].strip()
         if not (text.isascii() and text.isdigit()):
             raise self.error(line, f"{column} must be a non-negative integer, got {text!r}")
-        return int(text)
+        value = int(text)
+        if value > _INT64_MAX:
+            raise self.error(line, f"{column} must be at most {_INT64_MAX}, got {text}")
+        return value
 
     def ternary(self, line: int, row: list[str], column: str) -> int:
         """A -1 / 0 / 1 cell (a vote, a moderation decision)."""
@@ -311,6 +316,9 @@ def _vote_arrays(events: list[tuple[int, int, int, int, int]]) -> PolisVotes:
 
 
 def _read_votes(path: Path, comments: dict[int, PolisComment]) -> PolisVotes:
+    fast = _read_votes_fast(path, comments)
+    if fast is not None:
+        return fast
     table = _Table(path, VOTES_REQUIRED)
     events: list[tuple[int, int, int, int, int]] = []
     for line, row in table.rows():
@@ -327,6 +335,68 @@ def _read_votes(path: Path, comments: dict[int, PolisComment]) -> PolisVotes:
             )
         )
     return _vote_arrays(events)
+
+
+def _read_votes_fast(path: Path, comments: dict[int, PolisComment]) -> PolisVotes | None:
+    """The votes of a plain, valid ``votes.csv``, parsed column-wise; None for any other file.
+
+    Exports are hundreds of thousands of rows of plain digits: split in C and converted by
+    numpy, they read about twenty times faster than cell by cell. Anything this path does
+    not accept as it stands (quotes, blank lines, padding, a bad cell) is read again by the
+    row-by-row reader, which accepts exactly what it accepted before and names the file
+    and line of the first fault.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    if b'"' in data or b"\r" in data:
+        return None
+    data = data.rstrip(b"\n")
+    end = data.find(b"\n")
+    if end < 0:
+        return None
+    header = [cell.strip() for cell in data[:end].decode("utf-8", "replace").split(",")]
+    if any(name not in header for name in VOTES_REQUIRED):
+        return None
+    width = len(header)
+    body = data[end + 1 :] + b"\n"
+    # Every row has exactly width - 1 commas (a blank line has none): else the slow path
+    # says where it goes wrong.
+    raw = np.frombuffer(body, dtype=np.uint8)
+    commas_before_row_ends = np.cumsum(raw == ord(","))[raw == ord("\n")]
+    rows = len(commas_before_row_ends)
+    expected = np.arange(1, rows + 1, dtype=np.int64) * (width - 1)
+    if not np.array_equal(commas_before_row_ends, expected):
+        return None
+    cells = body[:-1].replace(b"\n", b",").split(b",")
+
+    def column(name: str) -> npt.NDArray[np.bytes_]:
+        return np.array(cells[header.index(name) :: width], dtype=np.bytes_)
+
+    integers: list[IntArray] = []
+    for name in ("timestamp", "comment-id", "voter-id"):
+        digits = column(name)
+        # Digits only, and at most 18 of them: well inside int64, so astype cannot overflow.
+        if not (np.char.isdigit(digits).all() and np.char.str_len(digits).max() <= 18):
+            return None
+        integers.append(digits.astype(np.int64))
+    votes = column("vote")
+    valid = (votes == b"1") | (votes == b"0") | (votes == b"-1")
+    if not valid.all():
+        return None
+    created_ms, comment_ids, voter_ids = integers
+    if not np.isin(comment_ids, np.fromiter(comments, np.int64, len(comments))).all():
+        return None
+    return PolisVotes(
+        # The header is line 1 and no record spans lines.
+        lines=np.arange(2, rows + 2, dtype=np.int64),
+        created_ms=created_ms,
+        comment_ids=comment_ids,
+        voter_ids=voter_ids,
+        values=votes.astype(np.int64),
+    )
 
 
 def _read_participants_votes(path: Path, comments: dict[int, PolisComment]) -> PolisVotes:
