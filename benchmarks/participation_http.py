@@ -80,7 +80,8 @@ def stack_env(args: argparse.Namespace) -> dict[str, str]:
         ALLOWED_HOSTS=f"{HOST},localhost",
         # Plain HTTP on loopback: production's HTTPS redirect would send every request away.
         SECURE_SSL_REDIRECT="False",
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{args.database}",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{args.database}"
+        + (f"?conn_max_age={args.conn_max_age:g}" if args.conn_max_age else ""),
         REDIS_URL=redis,
         CACHE_KEY_PREFIX=args.database,
         CELERY_BROKER_URL=redis,
@@ -530,12 +531,21 @@ def main() -> None:
     parser.add_argument("--slug", default="bench-vtaiwan")
     parser.add_argument("--snapshot-wait", type=float, default=60.0)
     parser.add_argument("--access-log", action="store_true")
+    parser.add_argument(
+        "--conn-max-age",
+        type=float,
+        default=0.0,
+        help="keep database connections this long (default: as the settings have it)",
+    )
     args = parser.parse_args()
     env = stack_env(args)
     prepare(args, env)
     stack = Stack(args, env)
     try:
-        print(f"gunicorn {args.web_workers} workers on {HOST}:{stack.port}; worker and beat up")
+        print(
+            f"gunicorn {args.web_workers} workers on {HOST}:{stack.port}; worker and beat up; "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
         for participants in args.participants:
             run(args, stack, participants)
     finally:

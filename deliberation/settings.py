@@ -103,7 +103,7 @@ CACHES = {
     "default": env.cache("CACHE_URL", default="locmemcache://agora")
     if not env.str("REDIS_URL", default="")
     else {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "deliberation.cache.RedisCache",
         "LOCATION": env.str("REDIS_URL"),
         # Keys name snapshots and conversations by id: two databases sharing one Redis
         # database (a benchmark beside the tests) need prefixes of their own.
