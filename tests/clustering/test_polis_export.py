@@ -124,6 +124,7 @@ def test_rows_too_short_and_too_long_do_not_cancel_out(tmp_path: Path) -> None:
 @pytest.mark.parametrize("votes_file", ["votes.csv", "participants-votes.csv"])
 def test_a_voter_id_beyond_64_bits_is_a_located_error(tmp_path: Path, votes_file: str) -> None:
     huge = str(2**64)
+    files: dict[str, str | None]
     if votes_file == "votes.csv":
         files = {"votes.csv": f"{VOTES_HEADER}1500000000000,,1,{huge},1\n"}
         column = "voter-id"
