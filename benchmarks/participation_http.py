@@ -14,17 +14,18 @@ the per-participant rate limit). A few readers loop on the groups API and the re
 
 Printed per run: votes/s, p50/p95/p99 per endpoint, errors by status, CPU seconds per
 component over the run (gunicorn, worker, beat, PostgreSQL, Redis, load generator: the
-PostgreSQL and Redis servers are shared with whatever else runs on the machine, so theirs
-include other users' load), and the durability check: every 2xx vote is in the vote table,
+PostgreSQL server is shared with whatever else runs on the machine, so its figure includes
+other users' load), and the durability check: every 2xx vote is in the vote table,
 and a snapshot covering the last vote succeeds, with the vote-to-snapshot latency.
 
 Usage (PostgreSQL and Redis on their default ports):
 
     .venv/bin/python benchmarks/participation_http.py --participants 10 50 200 --duration 30
 
-``--database agora_bench`` and ``--redis-db 12`` choose the isolation (the database is
-created if missing; the conversation is imported once and reused); ``--web-workers`` sets
-gunicorn's process count; ``--export DIR`` imports another Polis export instead.
+``--database agora_bench`` chooses the database (created if missing; the conversation is
+imported once and reused); the benchmark starts its own redis-server (cache in database 0,
+broker in database 1); ``--web-workers`` sets gunicorn's process count; ``--export DIR``
+imports another Polis export instead.
 """
 
 import argparse
@@ -65,13 +66,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def stack_env(args: argparse.Namespace) -> dict[str, str]:
+def stack_env(args: argparse.Namespace, redis_port: int) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in {"CELERY_BROKER_URL", "OPENAI_BASE_URL", "OPENAI_API_KEY"}
     }
-    redis = f"redis://127.0.0.1:6379/{args.redis_db}"
+    # The benchmark's own Redis: the cache in database 0, the broker in database 1 (production
+    # refuses the two in one database), nothing shared with the machine's Redis.
+    redis = f"redis://127.0.0.1:{redis_port}"
     env.update(
         PYTHONPATH=str(ROOT),
         DJANGO_SETTINGS_MODULE="deliberation.settings",
@@ -82,9 +85,9 @@ def stack_env(args: argparse.Namespace) -> dict[str, str]:
         SECURE_SSL_REDIRECT="False",
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{args.database}"
         + (f"?conn_max_age={args.conn_max_age:g}" if args.conn_max_age else ""),
-        REDIS_URL=redis,
-        CACHE_KEY_PREFIX=args.database,
-        CELERY_BROKER_URL=redis,
+        REDIS_URL=f"{redis}/0",
+        CELERY_BROKER_URL=f"{redis}/1",
+        WEB_CONCURRENCY=str(args.web_workers),
         CELERY_TASK_DEFAULT_QUEUE=f"agora-participation-bench-{args.database}",
         # Keep every snapshot of the run, so each vote's first covering snapshot is there.
         AGORA_RECLUSTER_KEEP_RECENT="100000",
@@ -135,12 +138,33 @@ def scalar(conn: psycopg.Connection[Any], sql: str, params: list[Any] | None = N
     return row[0]
 
 
+def redis_start() -> tuple[subprocess.Popen[bytes], int]:
+    """A private redis-server on a free port, without persistence."""
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((HOST, port), timeout=1).close()
+            return server, port
+        except OSError:
+            time.sleep(0.1)
+    sys.exit("redis-server did not start")
+
+
 class Stack:
     """gunicorn, a Celery worker and beat, started together and stopped together."""
 
-    def __init__(self, args: argparse.Namespace, env: dict[str, str]) -> None:
+    def __init__(
+        self, args: argparse.Namespace, env: dict[str, str], redis: subprocess.Popen[bytes]
+    ) -> None:
         self.port = free_port()
         self.tmp = Path(tempfile.mkdtemp(prefix="agora-bench-"))
+        self.redis = redis
         logs = {name: open(self.tmp / f"{name}.log", "w") for name in ("web", "worker", "beat")}  # noqa: SIM115
         self.logs = logs
         common: dict[str, Any] = {"env": env, "cwd": ROOT, "start_new_session": True}
@@ -526,7 +550,6 @@ def main() -> None:
     parser.add_argument("--add-every", type=int, default=20, help="votes per added statement")
     parser.add_argument("--think", type=float, default=0.0, help="mean seconds between votes")
     parser.add_argument("--database", default="agora_bench")
-    parser.add_argument("--redis-db", type=int, default=12)
     parser.add_argument("--export", type=Path, default=ROOT / "data/polis/vtaiwan.uberx")
     parser.add_argument("--slug", default="bench-vtaiwan")
     parser.add_argument("--snapshot-wait", type=float, default=60.0)
@@ -538,9 +561,14 @@ def main() -> None:
         help="keep database connections this long (default: as the settings have it)",
     )
     args = parser.parse_args()
-    env = stack_env(args)
-    prepare(args, env)
-    stack = Stack(args, env)
+    redis, redis_port = redis_start()
+    env = stack_env(args, redis_port)
+    try:
+        prepare(args, env)
+        stack = Stack(args, env, redis)
+    except BaseException:
+        os.killpg(redis.pid, signal.SIGTERM)
+        raise
     try:
         print(
             f"gunicorn {args.web_workers} workers on {HOST}:{stack.port}; worker and beat up; "
@@ -550,6 +578,8 @@ def main() -> None:
             run(args, stack, participants)
     finally:
         stack.stop()
+        os.killpg(redis.pid, signal.SIGTERM)
+        redis.wait(timeout=20)
 
 
 if __name__ == "__main__":

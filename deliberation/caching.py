@@ -16,6 +16,9 @@ from django.core.cache import cache
 from django.db import transaction
 
 CONVERSATIONS_VERSION = "agora:conversations-version"
+# Every cache key expires (the cache may run under volatile-lru); a version that expires or
+# is evicted comes back as a new one, and every process reloads once.
+VERSION_TIMEOUT_S = 24 * 3600
 
 
 def statements_version_key(conversation_id: int) -> str:
@@ -25,14 +28,14 @@ def statements_version_key(conversation_id: int) -> str:
 def version_read(key: str) -> str:
     version: str | None = cache.get(key)
     if version is None:
-        cache.add(key, uuid.uuid4().hex, timeout=None)
+        cache.add(key, uuid.uuid4().hex, timeout=VERSION_TIMEOUT_S)
         version = cache.get(key) or ""
     return version
 
 
 def _bump(key: str) -> None:
     def bump() -> None:
-        cache.set(key, uuid.uuid4().hex, timeout=None)
+        cache.set(key, uuid.uuid4().hex, timeout=VERSION_TIMEOUT_S)
 
     bump()
     transaction.on_commit(bump, robust=True)

@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from deliberation.web.health import healthz
+
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/", include("deliberation.api.urls")),
     path("console/", include("deliberation.console.urls")),

@@ -1,3 +1,4 @@
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -23,3 +24,12 @@ def recluster_inline() -> Iterator[None]:
         AGORA_RECLUSTER={**django_settings.AGORA_RECLUSTER, "EAGER_INLINE": True}
     ):
         yield
+
+
+@pytest.fixture(autouse=True)
+def ratelimit_counters_per_test(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Rate-limit counters of this test only: every test client comes from 127.0.0.1, and
+    the counts live in Redis across tests. Returns the key prefix."""
+    prefix = f"agora:ratelimit:test-{uuid.uuid4().hex}:"
+    monkeypatch.setattr("deliberation.services.ratelimits.KEY_PREFIX", prefix)
+    return prefix

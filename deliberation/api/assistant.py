@@ -13,7 +13,11 @@ from rest_framework.views import APIView
 
 from deliberation.api.errors import ErrorSerializer
 from deliberation.assistant.chat import Intent
-from deliberation.identity import request_participant_acting
+from deliberation.identity import (
+    request_participant,
+    request_participant_acting,
+    request_read_require,
+)
 from deliberation.models import BridgingSuggestion
 from deliberation.selectors.assistant import bridging_list
 from deliberation.selectors.conversations import conversation_get
@@ -23,6 +27,10 @@ from deliberation.services.moderation import moderation_authorize
 INVALID = OpenApiResponse(ErrorSerializer, description="The text or intent breaks a rule.")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such conversation.")
 FORBIDDEN = OpenApiResponse(ErrorSerializer, description="No CSRF token, or not a moderator.")
+TOO_MANY = OpenApiResponse(
+    ErrorSerializer,
+    description="Over a rate limit (code rate_limited). Retry-After gives the seconds to wait.",
+)
 
 
 class DraftSerializer(serializers.Serializer[None]):
@@ -59,7 +67,7 @@ class IdeaSerializer(serializers.Serializer[Any]):
     rationale = serializers.CharField()
     existing_statement = serializers.IntegerField(source="existing_id", allow_null=True)
     forecast = serializers.SerializerMethodField()
-    forecast_bridging = serializers.FloatField(source="forecast.bridging")
+    forecast_bridging = serializers.FloatField(source="forecast.bridging", allow_null=True)
 
     def get_forecast(self, candidate: Any) -> dict[str, float]:
         return {str(group): p for group, p in candidate.forecast.groups.items()}
@@ -119,13 +127,23 @@ class DraftCheckView(APIView):
             "it may still be submitted), related (listed), none."
         ),
         request=DraftSerializer,
-        responses={200: DraftCheckSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={
+            200: DraftCheckSerializer,
+            400: INVALID,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            429: TOO_MANY,
+        },
     )
     def post(self, request: Request, slug: str) -> Response:
-        conversation = conversation_get(slug=slug, user=request.user)
+        conversation = request_read_require(request, conversation_get(slug=slug, user=request.user))
         draft = DraftSerializer(data=request.data)
         draft.is_valid(raise_exception=True)
-        check = assistant_draft_check(conversation=conversation, text=draft.validated_data["text"])
+        check = assistant_draft_check(
+            conversation=conversation,
+            participant=request_participant(request, conversation, create=False),
+            text=draft.validated_data["text"],
+        )
         return Response(DraftCheckSerializer(check).data)
 
 
@@ -141,10 +159,16 @@ class ChatView(APIView):
             "(a free question; needs the AI model)."
         ),
         request=ChatMessageSerializer,
-        responses={200: ChatReplySerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={
+            200: ChatReplySerializer,
+            400: INVALID,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            429: TOO_MANY,
+        },
     )
     def post(self, request: Request, slug: str) -> Response:
-        conversation = conversation_get(slug=slug, user=request.user)
+        conversation = request_read_require(request, conversation_get(slug=slug, user=request.user))
         message = ChatMessageSerializer(data=request.data)
         message.is_valid(raise_exception=True)
         intent = message.validated_data["intent"]

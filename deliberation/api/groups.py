@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from deliberation.api.errors import ErrorSerializer
 from deliberation.caching import statements_version_key, version_read
 from deliberation.errors import NotFound
-from deliberation.identity import request_participant
+from deliberation.identity import request_participant, request_read_require
 from deliberation.models import Conversation, Snapshot
 from deliberation.selectors.conversations import conversation_get
 from deliberation.selectors.groups import (
@@ -170,7 +170,7 @@ class GroupsLatestView(APIView):
         responses={200: GroupsSerializer, 403: HIDDEN, 404: NO_GROUPS},
     )
     def get(self, request: Request, slug: str) -> Response:
-        conversation = conversation_get(slug=slug, user=request.user)
+        conversation = request_read_require(request, conversation_get(slug=slug, user=request.user))
         groups_require_visible(conversation=conversation, user=request.user)
         return Response(_groups_latest_data(conversation=conversation, user=request.user))
 
@@ -205,7 +205,7 @@ class MyPositionView(APIView):
         responses={200: MeSerializer, 403: HIDDEN, 404: NO_GROUPS},
     )
     def get(self, request: Request, slug: str) -> Response:
-        conversation = conversation_get(slug=slug, user=request.user)
+        conversation = request_read_require(request, conversation_get(slug=slug, user=request.user))
         participant = request_participant(request, conversation, create=False)
         if participant is None:
             raise NotFound("You have not taken part in this conversation yet.")
@@ -229,5 +229,6 @@ class SnapshotListView(generics.ListAPIView[Snapshot]):
 
     def get_queryset(self) -> QuerySet[Snapshot]:
         conversation = conversation_get(slug=self.kwargs["slug"], user=self.request.user)
+        request_read_require(self.request, conversation)
         groups_require_visible(conversation=conversation, user=self.request.user)
         return snapshot_history(conversation=conversation)

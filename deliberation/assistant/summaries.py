@@ -1,16 +1,19 @@
 """Group summaries per snapshot: written by the model and gated, or extractive.
 
 The model sees each group's size and representative statements with the group's votes on
-them, and the consensus statements, all as delimited data. Its answer goes through the gate
-(``gate.py``); a refused answer is retried once with the gate's reasons, then replaced by the
-extractive summary (the statements that define each group, with their numbers), and the
-refusals stay in the ledger.
+them, and the statements every group agrees with, all as delimited data. Its answer goes
+through the gate (``gate.py``) and the check that each cited sentence is close in meaning to
+what it cites (``unsupported_sentences``); a refused answer is retried once with the
+reasons, then replaced by the extractive summary (the statements that define each group,
+with their numbers), and the refusals stay in the ledger.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
 from deliberation.assistant import prompts
+from deliberation.assistant.duplicates import DEFAULT_THRESHOLDS
+from deliberation.assistant.embeddings import LOCAL, local_embedder
 from deliberation.assistant.gate import (
     AGREES,
     DESCRIBES,
@@ -34,6 +37,11 @@ GATE_LIMITATION = (
 )
 _EXTRACTIVE_SENTENCES = 3
 _OVERVIEW_CONSENSUS = 3
+# A cited sentence less similar in meaning (local model) to every statement it cites than
+# the duplicate check's "related" tier is about something else: its citations do not
+# support it. This catches a sentence on another subject; a fluent sentence that turns its
+# citation around on the same subject needs the model's verification, not a floor.
+SUPPORT_FLOOR = DEFAULT_THRESHOLDS[LOCAL].related
 
 
 @dataclass(frozen=True)
@@ -113,11 +121,21 @@ def prompt_payload(view: GroupsView) -> dict[str, Any]:
             for group in view.groups
         ],
         "statements_every_group_agrees_with": [
-            {"id": display_id(item.statement), "text": item.statement.text}
-            for item in view.consensus
-            if item.direction == "agree"
+            {"id": display_id(statement), "text": statement.text}
+            for statement in shared_ground(view, summary_facts(view))
         ],
     }
+
+
+def shared_ground(view: GroupsView, facts: SummaryFacts) -> list[StatementRef]:
+    """The majority's consensus statements that every group agrees with (each group's
+    p >= 0.5): a statement the majority likes but one group rejects is not shared ground."""
+    return [
+        item.statement
+        for item in view.consensus
+        if item.direction == "agree"
+        and all(facts.p_agree(item.statement.id, group.id) >= 0.5 for group in view.groups)
+    ]
 
 
 def extractive_summary(view: GroupsView, facts: SummaryFacts) -> tuple[list[Any], dict[str, Any]]:
@@ -163,12 +181,7 @@ def extractive_summary(view: GroupsView, facts: SummaryFacts) -> tuple[list[Any]
                 "sentences": sentences,
             }
         )
-    common = [
-        item.statement
-        for item in view.consensus
-        if item.direction == "agree"
-        and all(facts.p_agree(item.statement.id, group.id) >= 0.5 for group in view.groups)
-    ][:_OVERVIEW_CONSENSUS]
+    common = shared_ground(view, facts)[:_OVERVIEW_CONSENSUS]
     overview_sentences = [
         {
             "text": f"{len(view.groups)} opinion groups formed among "
@@ -186,6 +199,36 @@ def extractive_summary(view: GroupsView, facts: SummaryFacts) -> tuple[list[Any]
     ]
     overview = {"source": SummarySource.EXTRACTIVE.value, "sentences": overview_sentences}
     return groups, overview
+
+
+def unsupported_sentences(*, summary: dict[str, Any], view: GroupsView) -> list[str]:
+    """A problem for every cited sentence that none of its citations supports in meaning."""
+    texts = {display_id(stats.statement): stats.statement.text for stats in view.statements}
+    sentences = [
+        sentence
+        for part in [*summary.get("groups", []), summary.get("overview", {})]
+        for sentence in part.get("sentences", [])
+        if any(str(ref) in texts for ref in sentence.get("citations", []))
+    ]
+    if not sentences:
+        return []
+    cited = sorted(
+        {str(ref) for sentence in sentences for ref in sentence["citations"]} & set(texts)
+    )
+    vectors = local_embedder().embed([sentence["text"] for sentence in sentences])
+    cited_vectors = dict(
+        zip(cited, local_embedder().embed([texts[ref] for ref in cited]), strict=True)
+    )
+    problems = []
+    for sentence, vector in zip(sentences, vectors, strict=True):
+        refs = [str(ref) for ref in sentence["citations"] if str(ref) in cited_vectors]
+        best = max(float(vector @ cited_vectors[ref]) for ref in refs)
+        if best < SUPPORT_FLOOR:
+            problems.append(
+                f"\u201c{sentence['text'][:120]}\u201d is not what its citations "
+                f"({', '.join(refs)}) say (similarity {best:.2f}, floor {SUPPORT_FLOOR:.2f})."
+            )
+    return problems
 
 
 def summarize(*, snapshot: Snapshot, provider: Provider) -> SummaryResult:
@@ -212,7 +255,9 @@ def summarize(*, snapshot: Snapshot, provider: Provider) -> SummaryResult:
                 limitations = [EXTRACTIVE_LIMITATION, unavailable.limitation]
                 break
             last_call = answer.call
-            problems = gate_check(summary=answer.data, facts=facts)
+            problems = gate_check(summary=answer.data, facts=facts) + unsupported_sentences(
+                summary=answer.data, view=view
+            )
             if not problems:
                 by_id = {group["id"]: group for group in answer.data["groups"]}
                 return SummaryResult(

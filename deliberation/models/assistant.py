@@ -130,7 +130,11 @@ class DuplicateFlag(models.Model):
     tier = models.CharField(max_length=10, choices=DuplicateTier.choices)
     score = models.FloatField()
     stance = models.CharField(max_length=10, choices=Stance.choices, default=Stance.UNCHECKED)
-    method = models.CharField(max_length=20, help_text="'embedding' or 'offline'.")
+    method = models.CharField(
+        max_length=20,
+        help_text="Vectors and stance judge: 'local+rules', 'endpoint+llm'... ('offline' or "
+        "'embedding' before the local model).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -141,6 +145,12 @@ class DuplicateFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.statement_id} ~ {self.similar_to_id}: {self.tier}"
+
+    @property
+    def judged_by_label(self) -> str:
+        """Who judged: "AI" only when the chat model checked the stance (``method`` ends in
+        ``+llm``); the local model and rules otherwise (``local+rules``, older ``offline``)."""
+        return "AI" if self.method.endswith("+llm") else "Local model and rules"
 
 
 class SummarySource(models.TextChoices):
@@ -202,7 +212,11 @@ class BridgingSuggestion(models.Model):
     source = models.CharField(max_length=20, help_text="'llm' or 'offline'.")
     based_on = models.JSONField(default=list, help_text="Statement ids it was drafted from.")
     forecast = models.JSONField(default=dict)
-    forecast_bridging = models.FloatField()
+    forecast_bridging = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="The lower bound of the smallest group's forecast; null: no forecast.",
+    )
     status = models.CharField(
         max_length=10, choices=SuggestionStatus.choices, default=SuggestionStatus.PROPOSED
     )
@@ -228,7 +242,8 @@ class BridgingSuggestion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["-forecast_bridging", "id"]
+        # A suggestion with no forecast goes last (PostgreSQL sorts NULL first descending).
+        ordering = [models.F("forecast_bridging").desc(nulls_last=True), "id"]
         indexes = [models.Index(fields=["conversation", "status"])]
 
     def __str__(self) -> str:

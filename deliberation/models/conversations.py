@@ -1,6 +1,7 @@
 """Conversations, the people taking part in them, and the statements they vote on."""
 
 import re
+import secrets
 from typing import Any
 
 from django.conf import settings
@@ -54,8 +55,24 @@ class Visibility(models.TextChoices):
 class AccessMode(models.TextChoices):
     ANYONE = "anyone", "Anyone, anonymously"
     INVITE = "invite", "Holders of the invite link"
-    XID_LIST = "xid_list", "Listed external ids"
+    SIGNED = "signed", "External ids your site signs"
+    XID_LIST = "xid_list", "Listed external ids, through their personal links"
     LOGGED_IN = "logged_in", "Logged-in users"
+
+
+# Modes that admit members only: these can keep the conversation from non-members' eyes too.
+MEMBER_ACCESS_MODES = (AccessMode.INVITE, AccessMode.SIGNED, AccessMode.XID_LIST)
+
+
+class ParticipantRequirement(models.TextChoices):
+    NONE = "none", "Nothing more"
+    EMAIL = "email", "A verified email address (one participant per address)"
+    ACCOUNT = "account", "A user account (logged-in users only)"
+
+
+def link_salt_new() -> str:
+    """A conversation's random salt for its link keys (see deliberation.services.access)."""
+    return secrets.token_hex(32)
 
 
 class ReportVisibility(models.TextChoices):
@@ -105,6 +122,18 @@ class Conversation(models.Model):
     invite_version = models.PositiveIntegerField(
         default=1, help_text="Bumped to revoke every invite link handed out so far."
     )
+    members_only = models.BooleanField(
+        default=True,
+        help_text="With invite, signed or id-list access: only members read the conversation.",
+    )
+    participant_requirement = models.CharField(
+        max_length=10, choices=ParticipantRequirement.choices, default=ParticipantRequirement.NONE
+    )
+    # Random, never shown: with settings.AGORA_LINK_SECRET they derive the keys that sign
+    # invite links (link_salt) and external-id links (xid_salt, replaced on rotation).
+    link_salt = models.CharField(max_length=64, default=link_salt_new, editable=False)
+    xid_salt = models.CharField(max_length=64, default=link_salt_new, editable=False)
+    xid_secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
     moderators = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="moderated_conversations"
     )
@@ -145,6 +174,16 @@ class Participant(models.Model):
         related_name="participations",
     )
     xid = models.CharField(max_length=200, null=True, blank=True)
+    imported = models.BooleanField(
+        default=False, help_text="Imported from Polis: its external id can never be claimed."
+    )
+    email_hash = models.CharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Keyed hash of the verified email address; the address is not kept.",
+    )
     excluded = models.BooleanField(
         default=False, help_text="Excluded participants' votes are left out of the math."
     )
@@ -168,6 +207,12 @@ class Participant(models.Model):
                 fields=["conversation", "user"],
                 condition=models.Q(user__isnull=False),
                 name="participant_unique_user",
+            ),
+            # Race: one address verified from two browsers at once; one participant wins.
+            models.UniqueConstraint(
+                fields=["conversation", "email_hash"],
+                condition=models.Q(email_hash__isnull=False),
+                name="participant_unique_email",
             ),
         ]
 
@@ -249,11 +294,13 @@ class Statement(models.Model):
 
 
 __all__ = [
+    "MEMBER_ACCESS_MODES",
     "STATEMENT_MAX_LENGTH",
     "AccessMode",
     "Conversation",
     "ModerationMode",
     "Participant",
+    "ParticipantRequirement",
     "ReportVisibility",
     "Statement",
     "StatementStatus",

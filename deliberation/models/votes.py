@@ -72,7 +72,7 @@ class VoteEvent(models.Model):
 class StatementTally(models.Model):
     """The live votes on one statement: agrees, disagrees and passes of the vote table.
 
-    Kept by database triggers on the vote table (migration 0007_scale_statement_tallies), in
+    Kept by database triggers on the vote table (migration 0011_scale_statement_tallies), in
     the transaction of the write that changes a vote, whichever way it is written (the vote
     service, an import, a cascade): routing reads a conversation's tallies in one indexed
     scan that grows with its statements, not with its votes.

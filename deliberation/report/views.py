@@ -5,7 +5,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from deliberation.errors import AgoraError
+from deliberation.identity import request_read_require
 from deliberation.report.render import report_page
+from deliberation.selectors.conversations import conversation_get
 from deliberation.services.report_export import report_export
 
 
@@ -16,6 +18,7 @@ def _error(request: HttpRequest, error: AgoraError) -> HttpResponse:
 @require_GET
 def report_view(request: HttpRequest, slug: str, snapshot_id: int | None = None) -> HttpResponse:
     try:
+        request_read_require(request, conversation_get(slug=slug, user=request.user))
         page = report_page(
             slug=slug, user=request.user, snapshot_id=snapshot_id, sort=request.GET.get("sort")
         )
@@ -27,6 +30,7 @@ def report_view(request: HttpRequest, slug: str, snapshot_id: int | None = None)
 @require_GET
 def export_view(request: HttpRequest, slug: str, snapshot_id: int, fmt: str) -> HttpResponse:
     try:
+        request_read_require(request, conversation_get(slug=slug, user=request.user))
         export = report_export(slug=slug, user=request.user, snapshot_id=snapshot_id, fmt=fmt)
     except AgoraError as error:
         return _error(request, error)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
-from django.db.models import Count, Max, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, F, Max, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncHour
 
 from clustering.pipeline import MIN_VOTES_IN_CONV, Options
@@ -138,7 +138,7 @@ def participation_timeline(*, conversation: Conversation, watermark: int) -> Tim
     """Participation over time from the vote log, frozen at ``watermark``.
 
     The log is append-only, so the same watermark always gives the same timeline: it is
-    cached for good. One grouped scan counts events per (participant, hour); periods are then
+    cached (a week). One grouped scan counts events per (participant, hour); periods are then
     widened to days or weeks for longer conversations so the chart stays readable.
     """
     # The creation time keeps a recreated database (tests, a restored backup) from reading
@@ -147,7 +147,9 @@ def participation_timeline(*, conversation: Conversation, watermark: int) -> Tim
     cached: Timeline | None = cache.get(key)
     if cached is None:
         cached = _timeline(conversation, watermark)
-        cache.set(key, cached, timeout=None)
+        # Valid for good, but kept a week only: every cache key has a TTL, so the cache
+        # database can evict under volatile-lru (README, Production).
+        cache.set(key, cached, timeout=7 * 24 * 3600)
     return cached
 
 
@@ -318,10 +320,11 @@ class GroupVotes(_GroupNamed):
 
     @cached_property
     def bar_stops(self) -> tuple[str, str]:
-        """Where the agree part of a bar ends, and where the disagree part ends (percent)."""
+        """Where the agree part of a bar ends, and where the disagree part ends, in whole
+        percent: the bar's classes (s1-N, s2-N) name them."""
         return (
-            f"{self._share(self.agree):.1f}",
-            f"{self._share(self.agree + self.disagree):.1f}",
+            f"{self._share(self.agree):.0f}",
+            f"{self._share(self.agree + self.disagree):.0f}",
         )
 
     @cached_property
@@ -439,7 +442,8 @@ class BridgeReport:
     text: str
     statement_id: int | None
     source: str
-    forecast_bridging: float
+    forecast_bridging: float | None
+    """None: no similar, well-voted statement to forecast from."""
     groups: list[BridgeGroup]
     realised_votes: int
     forecast_error: float | None
@@ -553,7 +557,7 @@ def _bridges(conversation: Conversation) -> list[BridgeReport]:
         )
         for suggestion in BridgingSuggestion.objects.filter(
             conversation=conversation, status=SuggestionStatus.APPROVED
-        ).order_by("-forecast_bridging", "id")
+        ).order_by(F("forecast_bridging").desc(nulls_last=True), "id")
     ]
 
 

@@ -147,7 +147,8 @@ def _participants_add(
     *, conversation: Conversation, export: PolisExport
 ) -> tuple[dict[int, int], int]:
     """Polis participant id → participant database id, adding the missing ones (voters and
-    authors), and how many were added. Polis ids become ``xid``s."""
+    authors), and how many were added. Polis ids become ``xid``s, marked imported so no
+    link can ever claim them."""
     polis_ids = set(export.votes.voter_ids.tolist())
     polis_ids.update(c.author_id for c in export.comments if c.author_id is not None)
     existing = _participant_xids(conversation)
@@ -157,7 +158,10 @@ def _participants_add(
         # participant_get_or_create); ON CONFLICT DO NOTHING on participant_unique_xid keeps
         # one participant per xid and the re-read below picks whichever row won.
         Participant.objects.bulk_create(
-            [Participant(conversation=conversation, xid=str(polis_id)) for polis_id in missing],
+            [
+                Participant(conversation=conversation, xid=str(polis_id), imported=True)
+                for polis_id in missing
+            ],
             batch_size=BATCH_SIZE,
             ignore_conflicts=True,
         )

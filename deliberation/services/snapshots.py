@@ -40,6 +40,7 @@ from deliberation.models import (
 from deliberation.selectors.groups import BULKY_FIELDS, LATEST_ID_TIMEOUT_S, latest_id_key
 from deliberation.services.assistant import assistant_summary_schedule
 from deliberation.services.recompute import (
+    recompute_stale_s,
     recompute_started,
     snapshot_dispatch_waiting,
     snapshot_queue,
@@ -108,7 +109,7 @@ def snapshot_claim(*, snapshot_id: int) -> int | None:
     one is claimable once its heartbeat is stale (its worker died).
     """
     now = timezone.now()
-    stale_before = now - timedelta(seconds=settings.AGORA_RECLUSTER["STALE_S"])
+    stale_before = now - timedelta(seconds=recompute_stale_s())
     other_running = Snapshot.objects.filter(
         conversation=OuterRef("conversation"), status=SnapshotStatus.RUNNING
     ).exclude(pk=snapshot_id)
@@ -658,10 +659,12 @@ def snapshot_summaries_catch_up() -> list[int]:
 
     The safety net behind the summary task a succeeded run sends: a message lost to a broker
     outage or a worker crash would otherwise leave the group summaries missing for good.
-    Snapshots finished less than ``STALE_S`` ago are left to the task already on its way.
+    Snapshots finished less than ``SUMMARY_GRACE_S`` ago are left to the task on its way.
     Returns the snapshot ids whose summary was queued.
     """
-    finished_before = timezone.now() - timedelta(seconds=settings.AGORA_RECLUSTER["STALE_S"])
+    finished_before = timezone.now() - timedelta(
+        seconds=settings.AGORA_RECLUSTER["SUMMARY_GRACE_S"]
+    )
     newer_success = Snapshot.objects.filter(
         conversation=OuterRef("conversation"),
         status=SnapshotStatus.SUCCEEDED,

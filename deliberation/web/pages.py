@@ -15,6 +15,7 @@ from deliberation.selectors.conversations import (
     conversation_list_public,
     conversation_write_state,
     statement_list_visible,
+    statements_accepted,
 )
 from deliberation.selectors.report import report_refusal
 from deliberation.selectors.routing import Progress, card_next, participant_progress
@@ -71,6 +72,8 @@ class VotingCard:
     statement: Statement | None
     progress: Progress
     state: WriteState
+    notice: str = ""
+    """Why a linked statement is not on the card (then no other statement is)."""
 
 
 def voting_card(
@@ -79,12 +82,14 @@ def voting_card(
     participant: Participant | None,
     requested: object = None,
     kept_out: bool = False,
+    linked: bool = False,
 ) -> VotingCard:
     """The card to show this participant, or this visitor (``None``: not yet a participant,
     who has voted on nothing). ``kept_out``: the access mode refuses them, so no card.
 
     ``requested`` (a statement id from a link or from the card the page already shows) is
-    kept when the participant can still vote on it; otherwise the routing draws the next.
+    kept when the participant can still vote on it; otherwise the routing draws the next,
+    except for a ``linked`` one that is not open for voting at all: the card says so.
     """
     state = conversation_write_state(conversation=conversation)
     if kept_out or state is not WriteState.OPEN:
@@ -94,6 +99,20 @@ def voting_card(
         requested_id: int | None = int(str(requested))
     except ValueError:
         requested_id = None
+    if (
+        linked
+        and requested
+        and requested_id not in statements_accepted(conversation_id=conversation.pk)
+    ):
+        # A link to a rejected, pending or unknown statement: say so rather than putting
+        # another statement in its place, which would read as the one linked to.
+        return VotingCard(
+            statement=None,
+            progress=participant_progress(conversation_id=conversation.pk, participant=participant),
+            state=state,
+            notice=f"Statement {str(requested)[:20]} is not open for voting: it is not in this "
+            "conversation, or the moderators have not accepted it.",
+        )
     card = card_next(
         conversation_id=conversation.pk, participant=participant, requested=requested_id
     )

@@ -17,8 +17,11 @@ TEXTS = [
     "Raise the fuel tax to pay for more buses.",
     "Keep the public library open on Sundays.",
 ]
-BIKE_LANES = "Build more protected bike lanes downtown and in the suburbs."
-LIBRARY_TOO = "Keep the public library and the museum open on Sundays."
+# Drafts near enough to an existing statement to forecast from (the "related" tier of the
+# fake model's hashed n-gram embeddings), not so near as to be a copy of it.
+BIKE_LANES = "Build protected bike lanes in the suburbs too."
+LIBRARY_TOO = "Open the public library on Sunday evenings too."
+UNRELATED_DRAFT = "Hold a citizens' assembly on housing every spring."
 
 
 def named_camps() -> Camps:

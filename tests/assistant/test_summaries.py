@@ -6,7 +6,12 @@ import pytest
 from django.core.management import call_command
 
 from deliberation.assistant.provider import OFFLINE_LIMITATION
-from deliberation.assistant.summaries import EXTRACTIVE_LIMITATION, GATE_LIMITATION
+from deliberation.assistant.summaries import (
+    EXTRACTIVE_LIMITATION,
+    GATE_LIMITATION,
+    shared_ground,
+    summary_facts,
+)
 from deliberation.errors import NotFound
 from deliberation.models import AICall, Participant, Snapshot, SnapshotSummary
 from deliberation.selectors.groups import GroupsView, groups_view
@@ -153,3 +158,50 @@ def test_summarizing_a_conversation_without_groups_says_there_is_nothing_to_summ
         assistant_summarize_latest(conversation=conversation)
 
     assert not SnapshotSummary.objects.exists()
+
+
+def test_shared_ground_holds_only_statements_every_group_agrees_with(
+    camps_snapshot: Snapshot,
+) -> None:
+    view = groups_view(snapshot=camps_snapshot)
+    facts = summary_facts(view)
+    agreed = [item.statement.id for item in view.consensus if item.direction == "agree"]
+    assert agreed, "the camps all agree with their last statement"
+    assert [s.id for s in shared_ground(view, facts)] == agreed
+    # One group turns against it, as in Seattle where every majority consensus statement
+    # fails p >= 0.5 in one group: it is no longer shared ground, nor in the prompt.
+    one_group = view.groups[-1].id
+    facts.tallies[agreed[0]][one_group] = (2, 9, 12)
+
+    assert agreed[0] not in [s.id for s in shared_ground(view, facts)]
+
+
+def test_a_fluent_sentence_about_something_its_citation_does_not_say_is_never_published(
+    camps_snapshot: Snapshot, fake_openai: FakeOpenAI
+) -> None:
+    view = groups_view(snapshot=camps_snapshot)
+    invented = true_summary(view)
+    invented["groups"][0]["sentences"][0]["text"] = (
+        "This group mostly keeps cats and wants longer summer holidays."
+    )
+    fake_openai.queue_chat(invented, invented)
+
+    summary = assistant_summarize(snapshot=camps_snapshot)
+
+    assert summary.limitations == [GATE_LIMITATION]
+    published = json.dumps([summary.groups, summary.overview])
+    assert "summer holidays" not in published
+    assert [group["source"] for group in summary.groups] == ["extractive", "extractive"]
+    refused = AICall.objects.filter(purpose="summary", outcome="gate_failed")
+    assert refused.count() == 2 and "is not what its citations" in refused[0].detail
+
+
+def test_a_summary_whose_sentences_say_what_they_cite_is_published(
+    camps_snapshot: Snapshot, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.queue_chat(true_summary(groups_view(snapshot=camps_snapshot)))
+
+    summary = assistant_summarize(snapshot=camps_snapshot)
+
+    assert summary.limitations == []
+    assert [group["source"] for group in summary.groups] == ["llm", "llm"]

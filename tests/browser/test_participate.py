@@ -1,8 +1,10 @@
 """A participant's visit in headless Chromium: the demo conversation, end to end."""
 
+from collections.abc import Callable
+
 import pytest
 from django.core.management import call_command
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 from pytest_django.live_server_helper import LiveServer
 
 from deliberation.models import (
@@ -119,6 +121,56 @@ def test_end_state_invites_a_statement_that_then_comes_up_for_voting(
     expect(page.get_by_role("status")).to_contain_text("now in the conversation")
     expect(page.locator("#statement-text")).to_have_text("Publish the budget line by line.")
     expect(page.locator("#progress-text")).to_have_text("2 of 3 statements voted")
+
+
+def test_the_live_hint_appears_under_the_draft_and_keeps_the_form(
+    live_server: LiveServer, page: Page
+) -> None:
+    conversation = ConversationFactory.create(moderation_mode=ModerationMode.OPEN)
+    StatementFactory.create(conversation=conversation)
+    page.goto(f"{live_server.url}/c/{conversation.slug}/")
+
+    page.get_by_label("Your statement").fill("")
+    page.get_by_label("Your statement").press_sequentially("Publish the budget line by line.")
+    expect(page.locator("#draft-hints")).to_contain_text("yours looks new")
+
+    # The hint fills its own slot: the heading, the draft and the button are all still there.
+    expect(page.get_by_role("heading", name="Add a statement")).to_be_visible()
+    expect(page.get_by_label("Your statement")).to_have_value("Publish the budget line by line.")
+    expect(page.get_by_role("button", name="Add statement")).to_be_visible()
+
+
+def test_a_hint_answered_after_the_statement_was_added_does_not_replace_the_result(
+    live_server: LiveServer, page: Page
+) -> None:
+    # On a loaded machine the add can still be in flight when the live check fires, 600 ms
+    # after the last key, and the check can be answered first while already seeing the
+    # committed statement: "a very similar statement already exists". Hold both requests
+    # so this order always happens.
+    conversation = ConversationFactory.create(moderation_mode=ModerationMode.OPEN)
+    StatementFactory.create(conversation=conversation)
+    held: dict[str, list[Route]] = {"add": [], "check": []}
+
+    def hold(kind: str) -> Callable[[Route], None]:
+        return lambda route: held[kind].append(route)
+
+    page.route("**/statements/", hold("add"))
+    page.route("**/assistant/draft/", hold("check"))
+    page.goto(f"{live_server.url}/c/{conversation.slug}/")
+
+    page.get_by_label("Your statement").press_sequentially("Publish the budget line by line.")
+    page.get_by_role("button", name="Add statement").click()
+    page.wait_for_timeout(1_000)
+    assert held["add"] and held["check"], "both requests should be in flight"
+    added = held["add"][0].fetch()
+    assert Statement.objects.filter(text="Publish the budget line by line.").exists()
+    with page.expect_response("**/assistant/draft/"):
+        held["check"][0].continue_()
+    page.wait_for_timeout(300)
+    held["add"][0].fulfill(response=added)
+
+    expect(page.get_by_role("status")).to_contain_text("now in the conversation")
+    expect(page.get_by_role("heading", name="Add a statement")).to_be_visible()
 
 
 def test_voting_and_adding_work_without_javascript(

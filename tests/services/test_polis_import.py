@@ -333,6 +333,13 @@ def test_twin_keys_stay_within_the_column_for_the_longest_texts(tmp_path: Path) 
     assert all(len(key) <= 500 for key in keys)
 
 
+def test_imported_participants_are_marked_so_no_link_can_claim_them(tmp_path: Path) -> None:
+    conversation = polis_import(directory=write_export(tmp_path, {}), slug="bikes").conversation
+    participants = Participant.objects.filter(conversation=conversation)
+    assert participants.exists()
+    assert not participants.filter(imported=False).exists()
+
+
 def test_existing_participants_with_the_same_xid_are_reused(tmp_path: Path) -> None:
     conversation = ConversationFactory.create(slug="bikes")
     existing = ParticipantFactory.create(conversation=conversation, session_key="", xid="1")

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deliberation', '0006_snapshot_vote_arrays'),
+        ('deliberation', '0010_meaning_no_forecast'),
     ]
 
     operations = [
