@@ -88,6 +88,7 @@ def stack_env(args: argparse.Namespace, redis_port: int) -> dict[str, str]:
         REDIS_URL=f"{redis}/0",
         CELERY_BROKER_URL=f"{redis}/1",
         WEB_CONCURRENCY=str(args.web_workers),
+        STATIC_ROOT=str(Path(tempfile.gettempdir()) / f"agora-bench-static-{args.database}"),
         CELERY_TASK_DEFAULT_QUEUE=f"agora-participation-bench-{args.database}",
         # Keep every snapshot of the run, so each vote's first covering snapshot is there.
         AGORA_RECLUSTER_KEEP_RECENT="100000",
@@ -118,6 +119,8 @@ def prepare(args: argparse.Namespace, env: dict[str, str]) -> None:
         if exists is None:
             admin.execute(f'CREATE DATABASE "{args.database}"')
     manage(env, "migrate", "--noinput")
+    # Production serves hashed static names from the manifest collectstatic writes.
+    manage(env, "collectstatic", "--noinput")
     with db(args) as conn:
         present = conn.execute(
             "SELECT 1 FROM deliberation_conversation WHERE slug = %s", [args.slug]
@@ -241,7 +244,7 @@ class Stack:
             "postgres (shared)": [
                 p for p in psutil.process_iter(["name"]) if _named(p, "postgres")
             ],
-            "redis (shared)": [p for p in psutil.process_iter(["name"]) if _named(p, "redis")],
+            "redis": [psutil.Process(self.redis.pid)],
         }
 
     def stop(self) -> None:
