@@ -92,6 +92,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     options = Options.reproduce_polis if args.reproduce_polis else Options
     result = analyze_export(export, options(random_state=args.seed, max_k=args.max_k), args.replay)
-    json.dump(result.to_dict(), sys.stdout, ensure_ascii=False, allow_nan=False)
-    sys.stdout.write("\n")
+    # One write: json.dump would issue one per token, hundreds of thousands of them.
+    sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False) + "\n")
     return 0

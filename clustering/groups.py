@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment
 
 from clustering.kmeans import (
     KMeans,
@@ -286,6 +285,10 @@ def match_identities(
     k = len(centres)
     ids = np.full(k, -1, dtype=np.int64)
     if previous_centres is not None and previous_ids is not None and len(previous_ids):
+        # Imported here: scipy.optimize is a quarter second of start-up that a first run
+        # (the command line's usual case) never needs.
+        from scipy.optimize import linear_sum_assignment
+
         cost = ((centres[:, None, :] - previous_centres[None, :, :]) ** 2).sum(axis=2)
         rows, cols = linear_sum_assignment(cost)
         ids[rows] = previous_ids[cols]

@@ -73,6 +73,8 @@ SUMMARY_TOPIC = "topic"
 SUMMARY_DESCRIPTION = "conversation-description"
 
 _TERNARY = {"-1": -1, "0": 0, "1": 1}
+# Ids and timestamps are stored as int64, in numpy and in the database.
+_INT64_MAX = 2**63 - 1
 _FLAG_VALUES = {"": False, "0": False, "false": False, "1": True, "true": True}
 
 
@@ -236,7 +238,10 @@ class _Table:
         text = row[self.index[column]].strip()
         if not (text.isascii() and text.isdigit()):
             raise self.error(line, f"{column} must be a non-negative integer, got {text!r}")
-        return int(text)
+        value = int(text)
+        if value > _INT64_MAX:
+            raise self.error(line, f"{column} must be at most {_INT64_MAX}, got {text}")
+        return value
 
     def ternary(self, line: int, row: list[str], column: str) -> int:
         """A -1 / 0 / 1 cell (a vote, a moderation decision)."""
@@ -311,6 +316,9 @@ def _vote_arrays(events: list[tuple[int, int, int, int, int]]) -> PolisVotes:
 
 
 def _read_votes(path: Path, comments: dict[int, PolisComment]) -> PolisVotes:
+    fast = _read_votes_fast(path, comments)
+    if fast is not None:
+        return fast
     table = _Table(path, VOTES_REQUIRED)
     events: list[tuple[int, int, int, int, int]] = []
     for line, row in table.rows():
@@ -327,6 +335,79 @@ def _read_votes(path: Path, comments: dict[int, PolisComment]) -> PolisVotes:
             )
         )
     return _vote_arrays(events)
+
+
+def _read_votes_fast(path: Path, comments: dict[int, PolisComment]) -> PolisVotes | None:
+    """The votes of a plain, valid ``votes.csv``, parsed column-wise; None for any other file.
+
+    Exports are hundreds of thousands of rows of plain digits: located and converted by numpy
+    over the file's bytes, they read many times faster than cell by cell in Python. Anything
+    this path does not accept as it stands (quotes, blank lines, padding, a bad cell) is read
+    again by the row-by-row reader, which accepts exactly what it accepted before and names
+    the file and line of the first fault.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    end = data.find(b"\n")
+    if end < 0 or b'"' in data or b"\r" in data:
+        return None
+    header = [cell.strip() for cell in data[:end].decode("utf-8", "replace").split(",")]
+    if any(name not in header for name in VOTES_REQUIRED):
+        return None
+    width = len(header)
+    body = data[end + 1 :].rstrip(b"\n") + b"\n"
+    raw = np.frombuffer(body, dtype=np.uint8)
+    separators = np.flatnonzero((raw == ord(",")) | (raw == ord("\n")))
+    # Every row is width cells: commas, then a newline as the last separator of each row. A
+    # blank line or a row of another width breaks the pattern.
+    row_ends = np.arange(len(separators)) % width == width - 1
+    if len(separators) % width or not np.array_equal(raw[separators] == ord("\n"), row_ends):
+        return None
+    starts = np.concatenate(([0], separators[:-1] + 1))
+    lengths = separators - starts
+
+    def digits(name: str) -> IntArray | None:
+        column = header.index(name)
+        end, length = separators[column::width], lengths[column::width]
+        # 1 to 18 digits: inside int64, so the sum below cannot overflow.
+        if len(length) == 0 or length.min() < 1 or length.max() > 18:
+            return None
+        value = np.zeros(len(end), dtype=np.int64)
+        bad = np.zeros(len(end), dtype=bool)
+        # Right to left, one decimal place at a time across the whole column.
+        for place in range(int(length.max())):
+            present = length > place
+            digit = raw[end - 1 - place].astype(np.int64) - ord("0")
+            bad |= present & ((digit < 0) | (digit > 9))
+            value += np.where(present, digit, 0) * 10**place
+        return None if bad.any() else value
+
+    created_ms, comment_ids, voter_ids = (
+        digits(name) for name in ("timestamp", "comment-id", "voter-id")
+    )
+    column = header.index("vote")
+    start, length = starts[column::width], lengths[column::width]
+    first = raw[start]
+    second = raw[np.minimum(start + 1, len(raw) - 1)]
+    one_char = (length == 1) & ((first == ord("0")) | (first == ord("1")))
+    minus_one = (length == 2) & (first == ord("-")) & (second == ord("1"))
+    if created_ms is None or comment_ids is None or voter_ids is None:
+        return None
+    if not (one_char | minus_one).all():
+        return None
+    if not np.isin(comment_ids, np.fromiter(comments, np.int64, len(comments))).all():
+        return None
+    return PolisVotes(
+        # The header is line 1 and no record spans lines.
+        lines=np.arange(2, len(start) + 2, dtype=np.int64),
+        created_ms=created_ms,
+        comment_ids=comment_ids,
+        voter_ids=voter_ids,
+        values=np.where(minus_one, -1, first.astype(np.int64) - ord("0")),
+    )
 
 
 def _read_participants_votes(path: Path, comments: dict[int, PolisComment]) -> PolisVotes:

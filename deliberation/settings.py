@@ -169,13 +169,21 @@ CACHES = {
     "default": env.cache("CACHE_URL", default="locmemcache://agora")
     if not REDIS_URL
     else {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "deliberation.cache.RedisCache",
         "LOCATION": REDIS_URL,
+        # Keys name snapshots and conversations by id: two databases sharing one Redis
+        # database (a benchmark beside the tests) need prefixes of their own.
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=""),
         # Every key expires (the default is 5 minutes; no code stores one for ever), so the
         # cache database may run under volatile-lru without touching a key that has none.
         "TIMEOUT": 300,
     }
 }
+
+# Sessions are read on every request (the anonymous participant is their session): read
+# through the cache, written through to the database. Not signed cookies: the session key
+# names the participant, and a signed-cookie session has no stable key.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # Content-Security-Policy (django-csp): everything from our own origin, nothing inline (scripts
 # and styles live in static/), and no framing (embedding will name its origins here).

@@ -5,6 +5,8 @@ All three read the latest succeeded clustering snapshot (deliberation.selectors.
 
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.cache import cache
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
@@ -13,9 +15,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deliberation.api.errors import ErrorSerializer
+from deliberation.caching import statements_version_key, version_read
 from deliberation.errors import NotFound
 from deliberation.identity import request_participant, request_read_require
-from deliberation.models import Snapshot
+from deliberation.models import Conversation, Snapshot
 from deliberation.selectors.conversations import conversation_get
 from deliberation.selectors.groups import (
     groups_require_visible,
@@ -23,6 +26,7 @@ from deliberation.selectors.groups import (
     participant_position,
     snapshot_history,
     snapshot_latest_for_viewer,
+    snapshot_latest_id,
 )
 
 NO_GROUPS = OpenApiResponse(
@@ -172,8 +176,30 @@ class GroupsLatestView(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         conversation = request_read_require(request, conversation_get(slug=slug, user=request.user))
-        snapshot = snapshot_latest_for_viewer(conversation=conversation, user=request.user)
-        return Response(GroupsSerializer(groups_view(snapshot=snapshot)).data)
+        groups_require_visible(conversation=conversation, user=request.user)
+        return Response(_groups_latest_data(conversation=conversation, user=request.user))
+
+
+# The latest groups are the same for every reader until the next snapshot (or a change to
+# the statements, whose texts they show): built once, then served from the cache, so
+# readers never wait behind the votes. Short-lived: only the latest few are ever kept.
+GROUPS_CACHE_SECONDS = 120
+
+
+def _groups_latest_data(
+    *, conversation: Conversation, user: AbstractBaseUser | AnonymousUser
+) -> dict[str, Any]:
+    snapshot_id = snapshot_latest_id(conversation=conversation)
+    statements = version_read(statements_version_key(conversation.pk))
+    key = f"agora:groups-api:{conversation.pk}:{snapshot_id}:{statements}"
+    data: dict[str, Any] | None = cache.get(key) if snapshot_id is not None else None
+    if data is None:
+        snapshot = snapshot_latest_for_viewer(conversation=conversation, user=user)
+        data = dict(GroupsSerializer(groups_view(snapshot=snapshot)).data)
+        # Keyed by the id it was built from, which may be newer than the one read above.
+        key = f"agora:groups-api:{conversation.pk}:{snapshot.pk}:{statements}"
+        cache.set(key, data, GROUPS_CACHE_SECONDS)
+    return data
 
 
 class MyPositionView(APIView):

@@ -138,3 +138,13 @@ class NextStatementSerializer(serializers.Serializer[dict[str, Any]]):
     )
     done = serializers.BooleanField(help_text="True once every accepted statement is voted.")
     progress = ProgressSerializer()
+
+
+class VoteCastResultSerializer(VoteSerializer):
+    next = NextStatementSerializer(
+        read_only=True, help_text="The caller's next card, so voting takes one request a vote."
+    )
+
+    class Meta(VoteSerializer.Meta):
+        fields = [*VoteSerializer.Meta.fields, "next"]
+        read_only_fields = fields

@@ -5,7 +5,7 @@ Every response sets the csrftoken cookie: an anonymous client reads it from its 
 and sends it back in the X-CSRFToken header on its writes.
 """
 
-from typing import cast
+from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
@@ -26,6 +26,7 @@ from deliberation.api.serializers import (
     StatementCreateSerializer,
     StatementSerializer,
     StatementWithTalliesSerializer,
+    VoteCastResultSerializer,
     VoteCastSerializer,
     VoteSerializer,
 )
@@ -44,7 +45,7 @@ from deliberation.selectors.conversations import (
     conversation_write_state,
     statement_get_in_conversation,
 )
-from deliberation.selectors.routing import participant_progress, statement_next_for_participant
+from deliberation.selectors.routing import card_next
 from deliberation.services.assistant import assistant_statement_submit
 from deliberation.services.statements import statement_create
 from deliberation.services.votes import vote_cast
@@ -193,7 +194,7 @@ class VoteListCastView(ConversationScopedView, generics.ListAPIView[Vote]):
         summary="Vote on a statement, or change a vote",
         request=VoteCastSerializer,
         responses={
-            201: VoteSerializer,
+            201: VoteCastResultSerializer,
             400: INVALID,
             403: FORBIDDEN,
             404: NOT_FOUND,
@@ -214,7 +215,14 @@ class VoteListCastView(ConversationScopedView, generics.ListAPIView[Vote]):
                 value=payload.validated_data["value"],
                 reason=payload.validated_data["reason"],
             )
-        return Response(VoteSerializer(vote).data, status=status.HTTP_201_CREATED)
+        # The next card comes with the vote: one request per vote, not two.
+        return Response(
+            {
+                **VoteSerializer(vote).data,
+                "next": _next_card(conversation=conversation, participant=participant),
+            },
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class NextStatementView(ConversationScopedView):
@@ -235,17 +243,11 @@ class NextStatementView(ConversationScopedView):
         # Asking for a statement to vote on is where taking part starts: the participant is
         # created here, so the progress and the draw below are theirs from the first card on.
         participant = request_participant(request, conversation, create=True)
-        statement = statement_next_for_participant(
-            conversation_id=conversation.pk, participant=participant
-        )
-        return Response(
-            NextStatementSerializer(
-                {
-                    "statement": statement,
-                    "done": statement is None,
-                    "progress": participant_progress(
-                        conversation_id=conversation.pk, participant=participant
-                    ),
-                }
-            ).data
-        )
+        return Response(_next_card(conversation=conversation, participant=participant))
+
+
+def _next_card(*, conversation: Conversation, participant: Participant) -> dict[str, Any]:
+    card = card_next(conversation_id=conversation.pk, participant=participant)
+    return NextStatementSerializer(
+        {"statement": card.statement, "done": card.statement is None, "progress": card.progress}
+    ).data

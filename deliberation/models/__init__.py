@@ -36,7 +36,7 @@ from deliberation.models.moderation import (
     RateLimitHit,
 )
 from deliberation.models.snapshots import POSITION_DTYPE, Snapshot, SnapshotStatus
-from deliberation.models.votes import Vote, VoteEvent, VoteValue
+from deliberation.models.votes import StatementTally, Vote, VoteEvent, VoteValue
 
 __all__ = [
     "MEMBER_ACCESS_MODES",
@@ -67,6 +67,7 @@ __all__ = [
     "Statement",
     "StatementEmbedding",
     "StatementStatus",
+    "StatementTally",
     "SuggestionStatus",
     "SummarySource",
     "Visibility",

@@ -3,9 +3,32 @@
 import re
 import secrets
 import unicodedata
+from typing import Any
 
 from django.conf import settings
 from django.db import models
+
+from deliberation.caching import conversations_cache_forget, statements_cache_forget
+
+
+class ConversationQuerySet(models.QuerySet["Conversation"]):
+    def update(self, **kwargs: Any) -> int:
+        # Queryset updates send no signals: forget the cached conversations here.
+        updated = super().update(**kwargs)
+        conversations_cache_forget()
+        return updated
+
+
+class StatementQuerySet(models.QuerySet["Statement"]):
+    def update(self, **kwargs: Any) -> int:
+        # Queryset updates (bulk_update too) send no signals: forget the cached statements
+        # of the conversations touched.
+        conversation_ids = set(self.values_list("conversation_id", flat=True))
+        updated = super().update(**kwargs)
+        for conversation_id in conversation_ids:
+            statements_cache_forget(conversation_id=conversation_id)
+        return updated
+
 
 STATEMENT_MAX_LENGTH = 500
 # Case folding lengthens some characters up to three times ("ﬃ" → "ffi", "ΐ" → three code
@@ -121,6 +144,8 @@ class Conversation(models.Model):
     moderators = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="moderated_conversations"
     )
+
+    objects = ConversationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -243,6 +268,8 @@ class Statement(models.Model):
         default=False, help_text="Drafted by the AI assistant and approved by a moderator."
     )
     created_at = models.DateTimeField()
+
+    objects = StatementQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -69,4 +69,28 @@ class VoteEvent(models.Model):
         return f"event {self.pk}: {self.participant_id} voted {self.value} on {self.statement_id}"
 
 
-__all__ = ["REASON_MAX_LENGTH", "Vote", "VoteEvent", "VoteValue"]
+class StatementTally(models.Model):
+    """The live votes on one statement: agrees, disagrees and passes of the vote table.
+
+    Kept by database triggers on the vote table (migration 0013_scale_statement_tallies), in
+    the transaction of the write that changes a vote, whichever way it is written (the vote
+    service, an import, a cascade): routing reads a conversation's tallies in one indexed
+    scan that grows with its statements, not with its votes.
+    """
+
+    statement = models.OneToOneField(
+        Statement, on_delete=models.CASCADE, primary_key=True, related_name="tally"
+    )
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    agree = models.IntegerField(default=0)
+    disagree = models.IntegerField(default=0)
+    passes = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["conversation"], name="tally_conversation")]
+
+    def __str__(self) -> str:
+        return f"statement {self.statement_id}: +{self.agree} -{self.disagree} ={self.passes}"
+
+
+__all__ = ["REASON_MAX_LENGTH", "StatementTally", "Vote", "VoteEvent", "VoteValue"]

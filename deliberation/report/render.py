@@ -30,6 +30,11 @@ from deliberation.selectors.report import (
 
 CACHE_VERSION = 2
 CACHE_SECONDS = 24 * 3600
+# Bodies are a few hundred kilobytes and a busy conversation makes a snapshot every few
+# seconds: only the bodies of its latest few snapshots are kept (at most KEEP_KEYS of them,
+# over orders and freshness tokens); older ones are deleted when a newer one is cached.
+KEEP_SNAPSHOTS = 3
+KEEP_KEYS = 24
 
 
 def report_charts(report: ReportContext) -> dict[str, str]:
@@ -90,7 +95,22 @@ def report_body_cached(*, conversation: Conversation, snapshot: Snapshot, sort: 
             report_build(conversation=conversation, snapshot=snapshot, sort=sort)
         )
         cache.set(key, body, CACHE_SECONDS)
+        _cached_bodies_bound(conversation_id=conversation.pk, snapshot_id=snapshot.pk, key=key)
     return str(body)
+
+
+def _cached_bodies_bound(*, conversation_id: int, snapshot_id: int, key: str) -> None:
+    """Remember this body's key and delete the bodies of older snapshots.
+
+    Race: two builders at once may each write the index without the other's key; that key
+    is then only dropped by its expiry, so the bound can slip by a body, never grow.
+    """
+    index_key = f"report:v{CACHE_VERSION}:index:{conversation_id}"
+    index: list[tuple[int, str]] = [*(cache.get(index_key) or []), (snapshot_id, key)]
+    newest = sorted({sid for sid, _ in index}, reverse=True)[:KEEP_SNAPSHOTS]
+    kept = [entry for entry in index if entry[0] in newest][-KEEP_KEYS:]
+    cache.delete_many([k for entry in index if entry not in kept for k in [entry[1]]])
+    cache.set(index_key, kept, CACHE_SECONDS)
 
 
 def report_warm(*, snapshot_id: int) -> bool:

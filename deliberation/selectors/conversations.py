@@ -1,12 +1,15 @@
 """Finding conversations and the statements a participant can see."""
 
+import copy
 import enum
+import threading
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from deliberation.caching import CONVERSATIONS_VERSION, statements_version_key, version_read
 from deliberation.errors import NotFound
 from deliberation.models import (
     MEMBER_ACCESS_MODES,
@@ -87,12 +90,65 @@ def conversation_write_state(
     return WriteState.OPEN
 
 
+# Kept per process (see deliberation.caching) and per thread: a cached object is never
+# shared by two requests at once.
+_local = threading.local()
+
+
+def _memo(name: str) -> dict[object, tuple[str, object]]:
+    memo: dict[object, tuple[str, object]] | None = getattr(_local, name, None)
+    if memo is None:
+        memo = {}
+        setattr(_local, name, memo)
+    return memo
+
+
+def _conversation_by_slug(slug: str) -> Conversation | None:
+    version = version_read(CONVERSATIONS_VERSION)
+    memo = _memo("conversations")
+    hit = memo.get(slug)
+    if hit is not None and hit[0] == version:
+        found = hit[1]
+        assert found is None or isinstance(found, Conversation)
+    else:
+        found = Conversation.objects.filter(slug=slug).first()
+        if len(memo) > 1000:
+            memo.clear()
+        memo[slug] = (version, found)
+    # A copy: callers may change their conversation (refresh_from_db) without touching ours.
+    return copy.copy(found)
+
+
+def statements_accepted(*, conversation_id: int) -> dict[int, Statement]:
+    """The conversation's accepted statements by id, in id order, from the process's cache.
+
+    Shared objects: read them, never change them (copy one first).
+    """
+    version = version_read(statements_version_key(conversation_id))
+    memo = _memo("statements")
+    hit = memo.get(conversation_id)
+    if hit is not None and hit[0] == version:
+        accepted = hit[1]
+        assert isinstance(accepted, dict)
+        return accepted
+    accepted = {
+        statement.pk: statement
+        for statement in Statement.objects.filter(
+            conversation_id=conversation_id, status=StatementStatus.ACCEPTED
+        ).order_by("id")
+    }
+    if len(memo) > 100:
+        memo.clear()
+    memo[conversation_id] = (version, accepted)
+    return accepted
+
+
 def conversation_get(
     *, slug: str, user: AbstractBaseUser | AnonymousUser | None = None
 ) -> Conversation:
     """The conversation behind a link: public and unlisted ones for anyone, private ones
     for its moderators. A private conversation looks exactly like a missing one to others."""
-    conversation = Conversation.objects.filter(slug=slug).first()
+    conversation = _conversation_by_slug(slug)
     if conversation is None or (
         conversation.visibility == Visibility.PRIVATE
         and not conversation_can_moderate(conversation=conversation, user=user)
@@ -124,7 +180,14 @@ def statement_get_in_conversation(*, conversation: Conversation, statement_id: o
         raise NotFound(
             f"No statement {statement_id!r} in this conversation.", field="statement"
         ) from None
-    statement = Statement.objects.filter(conversation=conversation, pk=pk).first()
+    accepted = statements_accepted(conversation_id=conversation.pk).get(pk)
+    # Any other statement (pending, rejected, or just accepted) is read from the database.
+    statement = (
+        copy.copy(accepted)
+        if accepted is not None
+        else Statement.objects.filter(conversation=conversation, pk=pk).first()
+    )
     if statement is None:
         raise NotFound(f"No statement {statement_id!r} in this conversation.", field="statement")
+    statement.conversation = conversation
     return statement

@@ -58,7 +58,28 @@ def snapshot_latest(*, conversation: Conversation) -> Snapshot | None:
 
 def snapshot_latest_id(*, conversation: Conversation) -> int | None:
     """The id of the latest succeeded snapshot: what the page polls to notice a new one."""
-    return _succeeded(conversation.pk).values_list("pk", flat=True).first()
+    return _latest_id(conversation.pk)
+
+
+# The latest succeeded snapshot's id, read on every card drawn and every poll, from the
+# cache: a run that succeeds sets it (services.snapshots), any other save of a snapshot
+# forgets it (deliberation.signals), and it expires after a minute in case a set was lost.
+LATEST_ID_TIMEOUT_S = 60
+
+
+def latest_id_key(conversation_id: int) -> str:
+    return f"agora:snapshot-latest:{conversation_id}"
+
+
+def _latest_id(conversation_id: int) -> int | None:
+    key = latest_id_key(conversation_id)
+    cached: int | None = cache.get(key)
+    if cached is None:
+        cached = _succeeded(conversation_id).values_list("pk", flat=True).first() or 0
+        # Race: a run may succeed between the read above and this write. add() never
+        # replaces the id that run set, so an older id cannot overwrite a newer one.
+        cache.add(key, cached, timeout=LATEST_ID_TIMEOUT_S)
+    return cached or None
 
 
 def report_refusal(
@@ -161,7 +182,7 @@ def statement_extremity_latest(*, conversation_id: int) -> dict[int, float]:
     Cached per snapshot: the next-statement draw runs on every vote and must not parse the
     snapshot's results each time.
     """
-    snapshot_id = _succeeded(conversation_id).values_list("pk", flat=True).first()
+    snapshot_id = _latest_id(conversation_id)
     if snapshot_id is None:
         return {}
     key = f"agora:extremity:{snapshot_id}"

@@ -18,6 +18,7 @@ from django.core.validators import validate_slug
 from django.db import IntegrityError, connection, transaction
 
 from clustering.polis_export import COMMENTS_FILE, SUMMARY_FILE, PolisComment, PolisExport
+from deliberation.caching import statements_cache_forget
 from deliberation.errors import Conflict, InvalidInput
 from deliberation.models import (
     Conversation,
@@ -288,6 +289,8 @@ def _statements_add(
             )
         )
     Statement.objects.bulk_create(added, batch_size=BATCH_SIZE)
+    # bulk_create sends no signals.
+    statements_cache_forget(conversation_id=conversation.pk)
     by_external_id.update({str(statement.external_id): statement.pk for statement in added})
     ids = {
         comment.comment_id: by_external_id[str(comment.comment_id)] for comment in export.comments

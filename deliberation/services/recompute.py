@@ -3,7 +3,10 @@
 Every write that changes the math (a vote, a new or moderated statement, an excluded
 participant) calls :func:`recompute_schedule`. After the write commits, a queued snapshot is
 created unless one is already waiting: at most one queued and one running snapshot exist per
-conversation, so a burst of votes collapses into a few runs. A run reads the newest votes
+conversation, so a burst of votes collapses into a few runs. "Already waiting" is answered
+by a flag in the cache, set by the trigger that queues a run and cleared when that run
+starts, so the hundreds of votes a second behind a queued run cost one cache call each, not
+a query. A run reads the newest votes
 when it starts, so the waiting run includes every vote committed before it starts.
 
 Without a broker (the embedded default), runs happen in this process on one background
@@ -42,10 +45,34 @@ def recompute_schedule(*, conversation_id: int) -> None:
     def queue() -> None:
         if _in_background():
             background_runner.trigger(conversation_id=conversation_id)
-        else:
+            return
+        key = _queued_flag(conversation_id)
+        # Race: concurrent votes all see no flag; add() is atomic, so one of them queues.
+        # The flag lives one stale period at most: a run that never starts (lost message, a
+        # failing streak backing off) is made up for by the catch-up, which ignores it.
+        if not cache.add(key, 1, timeout=recompute_stale_s()):
+            return
+        try:
             snapshot_queue(conversation_id=conversation_id)
+        except Exception:
+            cache.delete(key)
+            raise
 
     transaction.on_commit(queue, robust=True)
+
+
+def recompute_started(*, conversation_id: int) -> None:
+    """The queued run has been claimed: the next vote must queue another.
+
+    Called after the claim commits. A vote committed before this call is read by the run
+    that just started (it loads the votes after its claim), so skipping its trigger lost
+    nothing; a vote after it finds no flag and queues the next run.
+    """
+    cache.delete(_queued_flag(conversation_id))
+
+
+def _queued_flag(conversation_id: int) -> str:
+    return f"agora:recompute-queued:{conversation_id}"
 
 
 def recompute_retry_at(*, conversation_id: int) -> datetime | None:

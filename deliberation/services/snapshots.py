@@ -19,6 +19,7 @@ import numpy.typing as npt
 import psycopg
 from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
@@ -36,10 +37,11 @@ from deliberation.models import (
     Vote,
     VoteEvent,
 )
-from deliberation.selectors.groups import BULKY_FIELDS
+from deliberation.selectors.groups import BULKY_FIELDS, LATEST_ID_TIMEOUT_S, latest_id_key
 from deliberation.services.assistant import assistant_summary_schedule
 from deliberation.services.recompute import (
     recompute_stale_s,
+    recompute_started,
     snapshot_dispatch_waiting,
     snapshot_queue,
 )
@@ -585,6 +587,9 @@ def snapshot_compute(*, snapshot_id: int, attempt: int, conversation_id: int) ->
                 _vote_arrays_store(
                     snapshot_id=snapshot_id, conversation_id=conversation_id, blob=data.vote_arrays
                 )
+        if written:
+            # Committed: readers (the next card, the groups, the report) move to it now.
+            cache.set(latest_id_key(conversation_id), snapshot_id, timeout=LATEST_ID_TIMEOUT_S)
     except Exception as exc:
         logger.exception("snapshot %s of conversation %s failed", snapshot_id, conversation_id)
         error = "".join(traceback.format_exception_only(exc)).strip()
@@ -605,6 +610,7 @@ def snapshot_run(*, snapshot_id: int) -> Snapshot | None:
     if attempt is None:
         return None
     conversation_id = Snapshot.objects.values_list("conversation_id", flat=True).get(pk=snapshot_id)
+    recompute_started(conversation_id=conversation_id)
     succeeded = snapshot_compute(
         snapshot_id=snapshot_id, attempt=attempt, conversation_id=conversation_id
     )

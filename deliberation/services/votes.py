@@ -68,17 +68,17 @@ def vote_cast(
         # constraint plus ON CONFLICT DO UPDATE turns them into one row holding the later
         # value. The upsert comes first: its row lock queues the racers, so each logs its
         # event only once its value is in, and the last event always matches the Vote.
+        # The vote table's triggers move the statement's tally in the same statement.
+        vote = Vote(
+            conversation_id=conversation.pk,
+            participant=participant,
+            statement=statement,
+            value=number,
+            reason=reason,
+            updated_at=now,
+        )
         Vote.objects.bulk_create(
-            [
-                Vote(
-                    conversation_id=conversation.pk,
-                    participant=participant,
-                    statement=statement,
-                    value=number,
-                    reason=reason,
-                    updated_at=now,
-                )
-            ],
+            [vote],
             update_conflicts=True,
             unique_fields=["participant", "statement"],
             update_fields=["value", "reason", "updated_at"],
@@ -92,5 +92,5 @@ def vote_cast(
             created_at=now,
         )
         recompute_schedule(conversation_id=conversation.pk)
-        # Read under the row lock, so this is the vote this call wrote, not a racer's.
-        return Vote.objects.get(participant=participant, statement=statement)
+    # What this call wrote (a racer's later value may replace it after this commit).
+    return vote

@@ -15,13 +15,10 @@ from deliberation.selectors.conversations import (
     conversation_list_public,
     conversation_write_state,
     statement_list_visible,
+    statements_accepted,
 )
 from deliberation.selectors.report import report_refusal
-from deliberation.selectors.routing import (
-    Progress,
-    participant_progress,
-    statement_next_for_participant,
-)
+from deliberation.selectors.routing import Progress, card_next, participant_progress
 
 
 @dataclass(frozen=True)
@@ -95,52 +92,31 @@ def voting_card(
     except for a ``linked`` one that is not open for voting at all: the card says so.
     """
     state = conversation_write_state(conversation=conversation)
-    progress = participant_progress(conversation_id=conversation.pk, participant=participant)
     if kept_out or state is not WriteState.OPEN:
+        progress = participant_progress(conversation_id=conversation.pk, participant=participant)
         return VotingCard(statement=None, progress=progress, state=state)
-    statement = _unvoted_statement(
-        conversation=conversation, participant=participant, requested=requested
-    )
-    if statement is None and linked and requested and not _open_for_voting(conversation, requested):
+    try:
+        requested_id: int | None = int(str(requested))
+    except ValueError:
+        requested_id = None
+    if (
+        linked
+        and requested
+        and requested_id not in statements_accepted(conversation_id=conversation.pk)
+    ):
         # A link to a rejected, pending or unknown statement: say so rather than putting
         # another statement in its place, which would read as the one linked to.
         return VotingCard(
             statement=None,
-            progress=progress,
+            progress=participant_progress(conversation_id=conversation.pk, participant=participant),
             state=state,
             notice=f"Statement {str(requested)[:20]} is not open for voting: it is not in this "
             "conversation, or the moderators have not accepted it.",
         )
-    if statement is None:
-        statement = statement_next_for_participant(
-            conversation_id=conversation.pk, participant=participant
-        )
-    return VotingCard(statement=statement, progress=progress, state=state)
-
-
-def _open_for_voting(conversation: Conversation, requested: object) -> bool:
-    try:
-        pk = int(str(requested))
-    except ValueError:
-        return False
-    return Statement.objects.filter(
-        conversation=conversation, pk=pk, status=StatementStatus.ACCEPTED
-    ).exists()
-
-
-def _unvoted_statement(
-    *, conversation: Conversation, participant: Participant | None, requested: object
-) -> Statement | None:
-    try:
-        pk = int(str(requested))
-    except ValueError:
-        return None
-    unvoted = Statement.objects.filter(
-        conversation=conversation, pk=pk, status=StatementStatus.ACCEPTED
+    card = card_next(
+        conversation_id=conversation.pk, participant=participant, requested=requested_id
     )
-    if participant is not None:
-        unvoted = unvoted.exclude(votes__participant=participant)
-    return unvoted.first()
+    return VotingCard(statement=card.statement, progress=card.progress, state=state)
 
 
 @dataclass(frozen=True)

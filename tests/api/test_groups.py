@@ -1,4 +1,6 @@
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from deliberation.models import Snapshot, SnapshotStatus, VoteEvent
@@ -96,3 +98,19 @@ def test_snapshots_lists_the_history_newest_first(api_client: APIClient) -> None
     assert rows[-1]["id"] == first.pk
     assert rows[0]["k"] == 2 and sum(rows[0]["group_sizes"].values()) == 8
     assert {"load", "compute"} <= set(rows[0]["timings_ms"])
+
+
+def test_groups_are_served_from_the_cache_until_the_next_snapshot(api_client: APIClient) -> None:
+    camps = two_camps()
+    first = clustered(camps)
+    url = f"/api/v1/conversations/{camps.conversation.slug}/groups/"
+    assert api_client.get(url).json()["snapshot_id"] == first.pk
+
+    with CaptureQueriesContext(connection) as queries:
+        again = api_client.get(url)
+
+    assert again.json()["snapshot_id"] == first.pk
+    # The conversation, the latest snapshot and its groups all come from the cache.
+    assert not queries.captured_queries
+    second = clustered(camps)
+    assert api_client.get(url).json()["snapshot_id"] == second.pk

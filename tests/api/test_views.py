@@ -245,6 +245,11 @@ class TestVotes:
             "value": -1,
             "reason": "too costly",
             "updated_at": None,
+            "next": {
+                "statement": None,
+                "done": True,
+                "progress": {"voted": 1, "available": 1, "remaining": 0},
+            },
         }
         vote = Vote.objects.get()
         assert (vote.participant, vote.value) == (

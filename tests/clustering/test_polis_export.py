@@ -70,3 +70,72 @@ def test_a_fault_is_a_value_error_naming_file_line_and_problem(tmp_path: Path) -
 def test_a_path_that_is_not_a_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="not a folder"):
         read_export(tmp_path / "absent")
+
+
+VOTES_HEADER = "timestamp,datetime,comment-id,voter-id,vote\n"
+
+
+def plain_votes(rows: int) -> str:
+    return VOTES_HEADER + "".join(
+        f"{1500000000000 + i},,{i % 3},{i // 3},{(i % 3) - 1}\n" for i in range(rows)
+    )
+
+
+def test_a_plain_votes_file_reads_the_same_as_the_same_votes_quoted(tmp_path: Path) -> None:
+    plain = plain_votes(300)
+    quoted = "\n".join(
+        ",".join(f'"{cell}"' for cell in line.split(",")) for line in plain.splitlines()
+    )
+    fast = read_export(write_export(tmp_path / "plain", {"votes.csv": plain})).votes
+    slow = read_export(write_export(tmp_path / "quoted", {"votes.csv": quoted + "\n"})).votes
+    for name in ("lines", "created_ms", "comment_ids", "voter_ids", "values"):
+        assert getattr(fast, name).tolist() == getattr(slow, name).tolist(), name
+    assert fast.values.tolist()[:3] == [-1, 0, 1]
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ("1500000000000,,1,12,2", "vote must be -1, 0 or 1, got 2"),
+        ("1500000000000,,7,12,1", "comment-id 7 is not in comments.csv"),
+        ("1500000000000,,1,-12,1", "voter-id must be a non-negative integer, got '-12'"),
+        ("1500000000000,,1,12", "has 4 cells but the header has 5"),
+    ],
+)
+def test_a_fault_deep_in_a_large_plain_file_is_located(
+    tmp_path: Path, row: str, problem: str
+) -> None:
+    lines = plain_votes(5000).splitlines()
+    lines.insert(4000, row)
+    with pytest.raises(ExportError, match=problem) as caught:
+        read_export(write_export(tmp_path, {"votes.csv": "\n".join(lines) + "\n"}))
+    assert caught.value.line == 4001
+
+
+def test_rows_too_short_and_too_long_do_not_cancel_out(tmp_path: Path) -> None:
+    lines = plain_votes(10).splitlines()
+    lines[3] += ",1"
+    lines[6] = lines[6].rsplit(",", 1)[0]
+    with pytest.raises(ExportError, match="has 6 cells but the header has 5") as caught:
+        read_export(write_export(tmp_path, {"votes.csv": "\n".join(lines) + "\n"}))
+    assert caught.value.line == 4
+
+
+@pytest.mark.parametrize("votes_file", ["votes.csv", "participants-votes.csv"])
+def test_a_voter_id_beyond_64_bits_is_a_located_error(tmp_path: Path, votes_file: str) -> None:
+    huge = str(2**64)
+    files: dict[str, str | None]
+    if votes_file == "votes.csv":
+        files = {"votes.csv": f"{VOTES_HEADER}1500000000000,,1,{huge},1\n"}
+        column = "voter-id"
+    else:
+        lines = PARTICIPANTS_VOTES.splitlines()
+        first = lines[1].split(",")
+        lines[1] = ",".join([huge, *first[1:]])
+        files = {"votes.csv": None, "participants-votes.csv": "\n".join(lines) + "\n"}
+        column = "participant"
+    with pytest.raises(ExportError) as caught:
+        read_export(write_export(tmp_path, files))
+    assert str(caught.value).endswith(
+        f"{votes_file}:2: {column} must be at most {2**63 - 1}, got {huge}"
+    )

@@ -6,6 +6,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from deliberation.models import ReportVisibility, Visibility
+from deliberation.report import render
 from deliberation.report.svg import group_colour
 from deliberation.services.assistant import assistant_summarize
 from tests.factories import ConversationFactory, UserFactory
@@ -146,3 +147,22 @@ def test_a_summary_written_after_the_first_visit_shows_up_at_once(seattle: Clust
     assistant_summarize(snapshot=seattle.snapshot)
 
     assert "Cited:" in client.get("/report/seattle/").content.decode()
+
+
+def test_only_the_latest_few_snapshots_keep_a_cached_body(seattle: Clustered) -> None:
+    index_key = f"report:v{render.CACHE_VERSION}:index:{seattle.conversation.pk}"
+    client = Client()
+    client.get("/report/seattle/")
+    first_keys = [key for _, key in cache.get(index_key)]
+    assert first_keys and all(cache.get(key) for key in first_keys)
+
+    snapshots = [seattle.snapshot.pk]
+    for _ in range(render.KEEP_SNAPSHOTS):
+        snapshots.append(cluster(seattle.conversation).pk)
+        assert client.get("/report/seattle/").status_code == 200
+        client.get("/report/seattle/?sort=bridging")
+
+    kept = cache.get(index_key)
+    assert {sid for sid, _ in kept} == set(snapshots[-render.KEEP_SNAPSHOTS :])
+    assert all(cache.get(key) is None for key in first_keys)
+    assert all(cache.get(key) for _, key in kept)

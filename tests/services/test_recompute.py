@@ -5,7 +5,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from deliberation.models import Snapshot, SnapshotStatus, VoteEvent
@@ -13,6 +14,7 @@ from deliberation.services import recompute
 from deliberation.services.recompute import (
     recompute_catch_up,
     recompute_schedule,
+    recompute_started,
     snapshots_reap,
 )
 from deliberation.services.snapshots import snapshot_claim
@@ -404,3 +406,30 @@ def test_without_a_broker_the_background_thread_runs_the_beat_and_catches_up_a_l
             time.sleep(0.05)
     finally:
         recompute.background_runner.stop()
+
+
+def test_triggers_behind_a_queued_run_cost_no_query_until_it_starts(
+    dispatched: list[int], django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    conversation = ConversationFactory.create()
+    with django_capture_on_commit_callbacks(execute=True):
+        recompute_schedule(conversation_id=conversation.pk)
+    queued = Snapshot.objects.get(conversation=conversation)
+
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        for _ in range(20):
+            recompute_schedule(conversation_id=conversation.pk)
+    assert not queries.captured_queries
+    assert dispatched == [queued.pk]
+
+    snapshot_claim(snapshot_id=queued.pk)
+    recompute_started(conversation_id=conversation.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        recompute_schedule(conversation_id=conversation.pk)
+    assert sorted(Snapshot.objects.values_list("status", flat=True)) == [
+        SnapshotStatus.QUEUED,
+        SnapshotStatus.RUNNING,
+    ]
