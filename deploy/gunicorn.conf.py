@@ -26,3 +26,11 @@ max_requests_jitter = 500
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
 errorlog = "-"
+
+
+def post_worker_init(worker: object) -> None:
+    """Load the local embedding model before the worker takes requests: loading it takes
+    seconds, which the first participant to add a statement would otherwise wait out."""
+    from deliberation.assistant.embeddings import local_embedder
+
+    local_embedder()
