@@ -17,12 +17,14 @@ from deliberation.models import (
     BridgingSuggestion,
     Conversation,
     DuplicateFlag,
+    EmailLink,
     Participant,
     RateLimitHit,
     Snapshot,
     SnapshotSummary,
     Statement,
     StatementEmbedding,
+    StatementTally,
     Vote,
     VoteEvent,
 )
@@ -105,6 +107,15 @@ class VoteEventAdmin(_VoteLogAdmin):
     list_display = ["id", "conversation", "participant", "statement", "value", "created_at"]
 
 
+@admin.register(StatementTally)
+class StatementTallyAdmin(ReadOnlyAdmin):
+    # Kept by database triggers on the vote table: read-only here like the votes.
+    list_display = ["statement", "conversation", "agree", "disagree", "passes"]
+    list_filter = ["conversation"]
+    search_fields = ["statement__text", "conversation__slug"]
+    raw_id_fields = ["statement", "conversation"]
+
+
 @admin.register(AuditLogEntry)
 class AuditLogEntryAdmin(ReadOnlyAdmin):
     list_display = [
@@ -126,6 +137,14 @@ class AllowedXidAdmin(admin.ModelAdmin):
     list_filter = ["conversation"]
     search_fields = ["xid", "conversation__slug"]
     raw_id_fields = ["conversation"]
+
+
+@admin.register(EmailLink)
+class EmailLinkAdmin(ReadOnlyAdmin):
+    # Hashes only: the address and the token were never stored.
+    list_display = ["created_at", "conversation", "used_at"]
+    list_filter = ["conversation"]
+    search_fields = ["conversation__slug"]
 
 
 @admin.register(RateLimitHit)
