@@ -399,3 +399,63 @@ def minority_voices(*, report: ReportContext) -> MinorityVoices | None:
             if row.id in authored and row.common_ground and not row.is_meta
         ],
     )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def process_document(*, report: ReportContext) -> dict[str, Any]:
+    """The process figures of a built report as one JSON-ready document, with definitions:
+    what the JSON export and the API give researchers. Statements by id only; the export
+    lists their texts."""
+    series = process_series(conversation=report.conversation, snapshot=report.snapshot)
+    change = opinion_change(conversation=report.conversation, snapshot=report.snapshot)
+    minority = minority_voices(report=report)
+    return {
+        "definitions": DEFINITIONS,
+        "series": {
+            "snapshots_retained": series.snapshots,
+            "split_statement_id": series.split_statement_id,
+            "readings": series.readings,
+            "points": [
+                {
+                    "snapshot_id": p.snapshot_id,
+                    "at": _iso(p.at),
+                    "k": p.k,
+                    "polarization": p.polarization,
+                    "common_ground": p.common_ground,
+                    "early_common_ground": p.early,
+                    "late_common_ground": p.late,
+                }
+                for p in series.points
+            ],
+        },
+        "opinion_change": {
+            "voters": change.voters,
+            "vote_pairs": change.pairs,
+            "changes": change.changes,
+            "participants_changed": change.participants_changed,
+            "directions": dict(change.directions),
+            "towards_other_groups": change.towards,
+            "away_from_other_groups": change.away,
+            "no_direction": change.undirected,
+            "statements": [
+                {"id": s.statement_id, "changes": s.changes, "towards": s.towards, "away": s.away}
+                for s in change.statements
+            ],
+            "reading": change.reading,
+        },
+        "minority": None
+        if minority is None
+        else {
+            "group": minority.group_id,
+            "size": minority.size,
+            "representative": [
+                {"id": r.statement.id, "direction": r.direction, "p": r.p}
+                for r in minority.representative
+            ],
+            "authored_common_ground": [row.id for row in minority.authored_common_ground],
+            "reading": minority.reading,
+        },
+    }

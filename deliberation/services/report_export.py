@@ -21,6 +21,7 @@ from deliberation.errors import InvalidInput, NotFound
 from deliberation.models import Conversation, Snapshot, Statement
 from deliberation.report.render import report_body_html
 from deliberation.selectors.groups import snapshot_groups
+from deliberation.selectors.process import process_document
 from deliberation.selectors.report import (
     report_build,
     report_conversation_get,
@@ -118,6 +119,9 @@ def snapshot_document(*, conversation: Conversation, snapshot: Snapshot) -> dict
             for p in positions
         ],
         "results": snapshot.results,
+        "process": process_document(
+            report=report_build(conversation=conversation, snapshot=snapshot)
+        ),
         "licence": ATTRIBUTION if imported else None,
     }
 
