@@ -1,9 +1,9 @@
 """Replaying a conversation's history into snapshots, for the process charts.
 
 An imported conversation (``import_polis``) arrives with its whole vote log and no snapshot
-history, so "how did it move?" has nothing to draw. This re-clusters prefixes of the log at
-evenly spaced moments with the live pipeline, as if a run had happened then, and stores each
-as a succeeded snapshot dated at its last vote.
+history, so "how did it move?" has nothing to draw. This re-clusters prefixes of the log, an
+equal number of votes apart, with the live pipeline, as if a run had happened then, and
+stores each as a succeeded snapshot dated at its last vote.
 """
 
 import dataclasses
@@ -29,7 +29,7 @@ def _latest_per_pair(
 
 
 def snapshot_history_replay(*, conversation_id: int, points: int = 20) -> list[Snapshot]:
-    """Store ``points`` snapshots of the vote log cut at evenly spaced moments.
+    """Store ``points`` snapshots of the vote log, cut after every ``1/points`` of its votes.
 
     Each cut takes every event up to that moment (re-votes resolved to the latest), today's
     moderation and exclusions, and the previous cut's state (so the k-smoother runs as it
@@ -55,8 +55,13 @@ def snapshot_history_replay(*, conversation_id: int, points: int = 20) -> list[S
     seconds = np.array([e[4].timestamp() for e in log])
     # Statements the live run leaves out (pending) stay out of every cut.
     counted = np.isin(statements, current.statements)
-    cuts = np.linspace(seconds.min(), seconds.max(), points)
-    ends = sorted({int(np.searchsorted(seconds, cut, side="right")) for cut in cuts})
+    # Cuts at equal numbers of votes: real conversations get most votes early and then a
+    # long tail, which cuts equally spaced in time would spend on a few votes. A cut takes
+    # every vote cast in the same instant as its last one, so each is a moment in time.
+    counts = np.round(np.linspace(len(log) / points, len(log), points)).astype(np.int64)
+    ends = sorted(
+        {int(np.searchsorted(seconds, seconds[max(n, 1) - 1], side="right")) for n in counts}
+    )
     stored = []
     state = None
     for end in ends:
