@@ -124,26 +124,49 @@ class ProcessSeries:
         return out
 
 
-def _statement_arrays(
-    results: dict[str, Any] | None, accepted: set[int]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ids, bridging and in-conv votes of the accepted, non-meta statements of a snapshot."""
-    ids, bridging, votes = [], [], []
-    for key, stats in (results or {}).get("statements", {}).items():
-        sid = int(key)
-        if sid not in accepted or stats["moderated_out"] or stats["meta"]:
-            continue
-        ids.append(sid)
-        bridging.append(np.nan if stats["bridging"] is None else stats["bridging"])
-        votes.append(sum(g["total"] for g in stats["groups"].values()))
-    return (
-        np.asarray(ids, dtype=np.int64),
-        np.asarray(bridging, dtype=np.float64),
-        np.asarray(votes, dtype=np.float64),
-    )
+def _statement_arrays(results: dict[str, Any] | None) -> np.ndarray:
+    """Rows of (statement id, bridging, in-conv votes) of the statements a snapshot counted
+    (not moderated out, not meta)."""
+    rows = [
+        (
+            int(key),
+            np.nan if stats["bridging"] is None else stats["bridging"],
+            sum(g["total"] for g in stats["groups"].values()),
+        )
+        for key, stats in (results or {}).get("statements", {}).items()
+        if not stats["moderated_out"] and not stats["meta"]
+    ]
+    return np.array(rows, dtype=np.float64).reshape(-1, 3)
 
 
-def _sampled(ids: list[int], limit: int) -> list[int]:
+def _snapshot_rows(picked: list[tuple[int, datetime]]) -> dict[int, dict[str, Any]]:
+    """Each picked snapshot's time, k, polarization and statement rows.
+
+    A finished snapshot never changes, so its rows are cached for good: the results JSON of
+    a large conversation runs to megabytes, and the report draws up to ``MAX_POINTS`` of them.
+    """
+    # The creation time keeps a recreated database (tests, a restored backup) from reading
+    # another snapshot's rows under a reused id, as the report's own keys do.
+    keys = {pk: f"report:process:v1:{pk}:{at.timestamp()}" for pk, at in picked}
+    cached = cache.get_many(list(keys.values()))
+    found = {pk: cached[key] for pk, key in keys.items() if key in cached}
+    missing = [pk for pk in keys if pk not in found]
+    fresh = {
+        pk: {
+            "at": at,
+            "k": k or 0,
+            "polarization": polarization,
+            "rows": _statement_arrays(results),
+        }
+        for pk, at, k, polarization, results in Snapshot.objects.filter(pk__in=missing).values_list(
+            "pk", "created_at", "k", "polarization", "results"
+        )
+    }
+    cache.set_many({keys[pk]: row for pk, row in fresh.items()}, timeout=None)
+    return found | fresh
+
+
+def _sampled(ids: list[tuple[int, datetime]], limit: int) -> list[tuple[int, datetime]]:
     if len(ids) <= limit:
         return ids
     picks = np.unique(np.round(np.linspace(0, len(ids) - 1, limit)).astype(int))
@@ -159,34 +182,36 @@ def process_series(
             conversation=conversation, status=SnapshotStatus.SUCCEEDED, pk__lte=snapshot.pk
         )
         .order_by("pk")
-        .values_list("pk", flat=True)
+        .values_list("pk", "created_at")
     )
     picked = _sampled(history, max_points)
-    accepted = set(
+    accepted = np.array(
         Statement.objects.filter(
             conversation=conversation, status=StatementStatus.ACCEPTED
-        ).values_list("pk", flat=True)
+        ).values_list("pk", flat=True),
+        dtype=np.float64,
     )
-    latest_ids, _, _ = _statement_arrays(snapshot.results or {}, accepted)
-    split = int(np.sort(latest_ids)[(len(latest_ids) - 1) // 2]) if len(latest_ids) else None
+    by_snapshot = _snapshot_rows(picked)
+    latest = by_snapshot[history[-1][0]]["rows"] if history else np.zeros((0, 3))
+    latest_ids = np.sort(latest[np.isin(latest[:, 0], accepted), 0])
+    split = int(latest_ids[(len(latest_ids) - 1) // 2]) if len(latest_ids) else None
     points = []
-    for pk, at, k, polarization, results in (
-        Snapshot.objects.filter(pk__in=picked)
-        .order_by("pk")
-        .values_list("pk", "created_at", "k", "polarization", "results")
-    ):
-        ids, bridging, votes = _statement_arrays(results, accepted)
+    for pk, _ in picked:
+        stored = by_snapshot[pk]
+        # Only statements accepted today count: one rejected since leaves every point.
+        rows = stored["rows"][np.isin(stored["rows"][:, 0], accepted)]
+        ids, bridging, votes = rows[:, 0], rows[:, 1], rows[:, 2]
         early, late = (
-            early_late_common_ground(bridging, votes, ids, split)
+            early_late_common_ground(bridging, votes, ids.astype(np.int64), split)
             if split is not None
             else (None, None)
         )
         points.append(
             ProcessPoint(
                 snapshot_id=pk,
-                at=at,
-                k=k or 0,
-                polarization=polarization,
+                at=stored["at"],
+                k=stored["k"],
+                polarization=stored["polarization"],
                 common_ground=common_ground_share(bridging, votes),
                 early=early,
                 late=late,

@@ -3,6 +3,8 @@
 import dataclasses
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from deliberation.models import Snapshot, StatementStatus
 from deliberation.selectors.process import minority_voices, opinion_change, process_series
@@ -53,6 +55,13 @@ def test_a_long_history_is_sampled_keeping_the_first_and_last_snapshots() -> Non
     )
     assert series.snapshots == 3
     assert [p.snapshot_id for p in series.points] == [ids[0], ids[-1]]
+
+    # A finished snapshot's figures are read from its results once, then from the cache.
+    last = Snapshot.objects.get(pk=ids[-1])
+    with CaptureQueriesContext(connection) as queries:
+        again = process_series(conversation=camps.conversation, snapshot=last, max_points=2)
+    assert again == series
+    assert not any('"results"' in q["sql"] for q in queries)
 
 
 def test_changed_votes_are_counted_with_their_direction_towards_the_other_group() -> None:
