@@ -372,6 +372,8 @@ class MinorityVoices:
     """The smallest group's representative statements (accepted ones, as the report shows)."""
     authored_common_ground: list[StatementRow]
     """Statements its members wrote that are common ground."""
+    tied: bool = False
+    """Another group is as small: this one is the first of them by letter."""
 
     @property
     def letter(self) -> str:
@@ -382,7 +384,8 @@ class MinorityVoices:
         agreed = len(self.authored_common_ground)
         reps = len(self.representative)
         return (
-            f"The smallest group, Group {self.letter} ({self.size} people, {self.share_pct}%), "
+            f"{'One of the equally small groups' if self.tied else 'The smallest group'}, "
+            f"Group {self.letter} ({self.size} people, {self.share_pct}%), "
             f"has {reps} statement{'s' if reps != 1 else ''} "
             "that set it apart, shown below with how every group voted; "
             + (
@@ -423,6 +426,7 @@ def minority_voices(*, report: ReportContext) -> MinorityVoices | None:
             for row in report.statements
             if row.id in authored and row.common_ground and not row.is_meta
         ],
+        tied=sum(g.size == smallest.size for g in report.groups) > 1,
     )
 
 

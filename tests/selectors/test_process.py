@@ -134,7 +134,16 @@ def test_the_smallest_group_shows_its_statements_that_reached_common_ground() ->
     assert [row.id for row in minority.authored_common_ground] == [s[7].pk]
     assert minority.representative
     assert all(len(rep.statement.groups) == 2 for rep in minority.representative)
+    assert minority.reading.startswith("The smallest group, Group ")
     assert "1 statement written by its members reached common ground" in minority.reading
+
+
+def test_equally_small_groups_are_called_so() -> None:
+    camps = two_camps()
+    report = report_build(conversation=camps.conversation, snapshot=clustered(camps))
+    minority = minority_voices(report=report)
+    assert minority is not None and minority.tied
+    assert minority.reading.startswith("One of the equally small groups, Group A (12 people")
 
 
 def test_one_group_has_no_minority() -> None:
