@@ -4,10 +4,12 @@
 
 Runs the assistant's duplicate detection (``pair_verdicts``, the code behind ``manage.py
 assistant dedupe``) in up to three set-ups and prints, for each, precision and recall of the
-"duplicate" tier against the labels, how many negation pairs were called duplicates, and
-the scores by kind of pair:
+"duplicate" tier and of "duplicate or probable" against the labels, and the tiers each kind
+of pair landed in (paraphrase, negation, antonym, comparative, related, unrelated,
+nonenglish), separately for the tuning half of the set (``split`` = tune, on which the
+thresholds were chosen) and the reported half:
 
-1. offline: character n-gram TF-IDF and the local stance rule (no model);
+1. offline: the local sentence-embedding model and the local stance rules (no AI model);
 2. fake endpoint: the test suite's fake OpenAI server, whose embeddings are hashed character
    n-grams. This exercises the whole SDK path but it is NOT a language model: its figures say
    nothing about real embeddings, and it has no chat model, so the stance check falls back to
@@ -22,6 +24,7 @@ import argparse
 import csv
 import os
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -42,41 +45,76 @@ from deliberation.assistant.provider import get_provider  # noqa: E402
 from deliberation.models import DuplicateTier  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 
+DUPLICATE_KINDS = ("paraphrase",)
+NEGATION_KINDS = ("negation", "antonym", "comparative")
+
+
+def _ratio(part: int, whole: int) -> str:
+    return f"{part / whole:.2f}" if whole else " n/a"
+
+
+def report(split: str, rows: list[dict[str, str]], verdicts: list[Any]) -> None:
+    """Precision and recall per tier, and the tiers each kind of pair landed in."""
+    truth = [row["label"] == "1" for row in rows]
+    print(f"   -- {split} half: {len(rows)} pairs, {sum(truth)} same-claim")
+    for name, tiers in (
+        ("duplicate", {DuplicateTier.DUPLICATE}),
+        ("duplicate+probable", {DuplicateTier.DUPLICATE, DuplicateTier.PROBABLE}),
+    ):
+        called = [verdict.tier in tiers for verdict in verdicts]
+        hits = sum(c and t for c, t in zip(called, truth, strict=True))
+        print(
+            f"   {name:<19} precision {_ratio(hits, sum(called))} "
+            f"({hits}/{sum(called)} called), recall {_ratio(hits, sum(truth))} "
+            f"({hits}/{sum(truth)})"
+        )
+    kinds: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row, verdict in zip(rows, verdicts, strict=True):
+        kinds[row["kind"]][verdict.tier.value] += 1
+    for kind, counts in kinds.items():
+        total = sum(counts.values())
+        spread = ", ".join(f"{tier} {counts[tier.value]}" for tier in DuplicateTier)
+        line = f"   {kind:<12} n={total:<3} {spread}"
+        if kind in DUPLICATE_KINDS:
+            found = counts["duplicate"] + counts["probable"]
+            line += f"  | duplicate+probable recall {_ratio(found, total)}"
+        if kind in NEGATION_KINDS:
+            line += f"  | in duplicate {_ratio(counts['duplicate'], total)}"
+        print(line)
+    opposed = [
+        verdict
+        for row, verdict in zip(rows, verdicts, strict=True)
+        if row["kind"] in NEGATION_KINDS
+    ]
+    in_duplicate = sum(verdict.tier == DuplicateTier.DUPLICATE for verdict in opposed)
+    print(
+        f"   negations of every kind in duplicate: {in_duplicate}/{len(opposed)} "
+        f"({_ratio(in_duplicate, len(opposed))})"
+    )
+
 
 def evaluate(name: str, rows: list[dict[str, str]], llm: dict[str, Any]) -> None:
     settings.AGORA_LLM = llm
     pairs = [(row["a"], row["b"]) for row in rows]
+    started = time.perf_counter()
     with transaction.atomic():
         verdicts, method, limitations = pair_verdicts(provider=get_provider(), pairs=pairs)
         transaction.set_rollback(True)
-    called = [verdict.tier == DuplicateTier.DUPLICATE for verdict in verdicts]
-    truth = [row["label"] == "1" for row in rows]
-    true_positives = sum(c and t for c, t in zip(called, truth, strict=True))
-    precision = true_positives / sum(called) if any(called) else float("nan")
-    recall = true_positives / sum(truth)
-    negations = [c for c, row in zip(called, rows, strict=True) if row["kind"] == "negation"]
-    thresholds = duplicate_thresholds(method)
-    print(f"\n== {name} (similarity: {method}; thresholds {thresholds})")
+    elapsed = time.perf_counter() - started
+    print(f"\n== {name} (vectors: {method}; {duplicate_thresholds(method)}; {elapsed:.1f} s)")
     for limitation in limitations:
         print(f"   limited: {limitation}")
-    print(
-        f"   duplicate tier: precision {precision:.2f}, recall {recall:.2f} "
-        f"({true_positives} of {sum(truth)} duplicates found, {sum(called)} pairs called)"
-    )
-    print(f"   negation pairs called duplicate: {sum(negations)} of {len(negations)}")
-    by_kind: dict[str, list[str]] = defaultdict(list)
-    tiers: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row, verdict in zip(rows, verdicts, strict=True):
-        by_kind[row["kind"]].append(f"{verdict.score:.2f}")
-        tiers[row["kind"]][verdict.tier.value] += 1
-    for kind, scores in by_kind.items():
-        counts = ", ".join(f"{tier} {n}" for tier, n in sorted(tiers[kind].items()))
-        print(f"   {kind:<11} ({counts}) scores: {' '.join(sorted(scores))}")
+    splits = sorted({row.get("split", "all") for row in rows}, reverse=True)
+    for split in splits:
+        chosen = [i for i, row in enumerate(rows) if row.get("split", "all") == split]
+        report(split, [rows[i] for i in chosen], [verdicts[i] for i in chosen])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pairs", type=Path, default=ROOT / "data" / "dedupe_pairs.csv")
+    parser.add_argument(
+        "--pairs", type=Path, default=ROOT / "benchmarks" / "data" / "meaning_pairs.csv"
+    )
     parser.add_argument("--base-url", help="a real OpenAI-compatible endpoint to measure too")
     args = parser.parse_args()
     with args.pairs.open(newline="", encoding="utf-8") as handle:

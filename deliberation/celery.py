@@ -1,4 +1,8 @@
-"""The Celery app. Without a broker configured, tasks run eagerly in-process."""
+"""The Celery app. Without a broker configured, tasks run eagerly in-process.
+
+Its broker settings (retry for ever, every 1-2 s) are the CELERY_* ones in settings.py; how
+the worker and beat are run is deploy/supervisord.conf.
+"""
 
 import os
 

@@ -39,6 +39,10 @@ class RateLimited(AgoraError):
     status_code = 429
     code = "rate_limited"
 
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
 
 class Conflict(AgoraError):
     status_code = 409

@@ -7,8 +7,16 @@ from typing import Literal, overload
 from django.db import transaction
 from django.http import HttpRequest
 
-from deliberation.models import Conversation, Participant
+from deliberation.errors import PermissionDenied
+from deliberation.models import AccessMode, Conversation, Participant
+from deliberation.selectors.conversations import conversation_can_read, conversation_members_only
 from deliberation.services.participants import participant_get_or_create
+
+MEMBERS_ONLY = {
+    AccessMode.INVITE: "open the invite link you were sent",
+    AccessMode.SIGNED: "open it from the link on the site that runs it",
+    AccessMode.XID_LIST: "open the personal link your organisation gave you",
+}
 
 
 @overload
@@ -47,6 +55,24 @@ def request_participant(
         user=user,
         session_key=request.session.session_key or "",
     )
+
+
+def request_read_require(request: HttpRequest, conversation: Conversation) -> Conversation:
+    """The conversation, if this request may read it (conversation_can_read); else a 403.
+
+    Every view that shows statements, groups or a report calls this once.
+    """
+    participant = (
+        request_participant(request, conversation, create=False)
+        if conversation_members_only(conversation=conversation)
+        else None
+    )
+    if not conversation_can_read(
+        conversation=conversation, user=request.user, participant=participant
+    ):
+        how = MEMBERS_ONLY[AccessMode(conversation.access_mode)]
+        raise PermissionDenied(f"This conversation is for its members only: {how}.")
+    return conversation
 
 
 @contextmanager

@@ -1,21 +1,20 @@
-"""Polis's export format on the Django side: reading an export with Agora's own checks on
-top of ``clustering.polis_export`` (the one reader, pure), and writing exports back.
+"""Polis's export format on the Django side: reading an export through
+``clustering.polis_export`` (the one reader, pure), and writing exports back.
 
-Reading validates every cell, comment text included, before anyone writes anything, so an
-importer can refuse a malformed folder as a whole; the first problem is reported like a
-compiler error, ``path/votes.csv:17: vote must be -1, 0 or 1, got 2``.
+Reading validates every cell before anyone writes anything, so an importer can refuse a
+malformed folder as a whole; the first problem is reported like a compiler error,
+``path/votes.csv:17: vote must be -1, 0 or 1, got 2``. Comment texts are the importer's to
+judge (deliberation.services.polis_import).
 """
 
 import csv
-import dataclasses
 import io
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from clustering.polis_export import COMMENTS_FILE, ExportError, PolisExport, read_export
+from clustering.polis_export import ExportError, PolisExport, read_export
 from deliberation.errors import InvalidInput
-from deliberation.services.statements import statement_clean_text
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
@@ -51,23 +50,14 @@ def datetime_text(moment: datetime) -> str:
 def polis_read(directory: Path) -> PolisExport:
     """Read and validate a whole export folder, or raise PolisFormatError for its first fault.
 
-    Comment bodies come back cleaned as statements are, and one that could not be a
-    statement is a fault of its line in comments.csv.
+    Comment bodies come back as written: a body that cannot be a statement as it is (Polis
+    exports empty and over-long comments, moderated out) is the importer's to keep as best
+    it can, never a reason to refuse the folder.
     """
     try:
-        export = read_export(directory)
+        return read_export(directory)
     except ExportError as error:
         raise PolisFormatError(error.path, error.line, error.problem) from None
-    comments = []
-    for comment in export.comments:
-        try:
-            body = statement_clean_text(comment.body)
-        except InvalidInput as error:
-            raise PolisFormatError(
-                export.path(COMMENTS_FILE), comment.line, f"comment-body: {error.message}"
-            ) from None
-        comments.append(dataclasses.replace(comment, body=body))
-    return dataclasses.replace(export, comments=tuple(comments))
 
 
 def polis_csv_bytes(header: Sequence[str] | None, rows: Iterable[Sequence[object]]) -> bytes:

@@ -1,7 +1,8 @@
 """Celery tasks. Thin: each takes ids and calls one service; each is safe to run twice.
 
-Start a worker with ``celery -A deliberation worker -l info`` and the periodic tasks with
-``celery -A deliberation beat -l info``.
+In production deploy/supervisord.conf runs the worker (``celery -A deliberation worker
+--without-gossip --without-mingle --without-heartbeat``) and one beat for the periodic tasks
+(``celery -A deliberation beat``), and restarts either when it exits.
 """
 
 from celery import shared_task

@@ -1,4 +1,6 @@
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -23,3 +25,20 @@ def recluster_inline() -> Iterator[None]:
         AGORA_RECLUSTER={**django_settings.AGORA_RECLUSTER, "EAGER_INLINE": True}
     ):
         yield
+
+
+@pytest.fixture(autouse=True)
+def ratelimit_counters_per_test(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Rate-limit counters of this test only: every test client comes from 127.0.0.1, and
+    the counts live in Redis across tests. Returns the key prefix."""
+    prefix = f"agora:ratelimit:test-{uuid.uuid4().hex}:"
+    monkeypatch.setattr("deliberation.services.ratelimits.KEY_PREFIX", prefix)
+    return prefix
+
+
+@pytest.fixture(autouse=True)
+def exports_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The report's stored downloads go to a folder of this test's own, not var/."""
+    folder = tmp_path_factory.mktemp("exports")
+    with override_settings(AGORA_EXPORTS_DIR=folder):
+        yield folder

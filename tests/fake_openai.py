@@ -6,9 +6,12 @@ failures included. A test scripts it by queueing what the next requests get: a J
 raw text (for malformed output), an HTTP error (429 with Retry-After, 500, ...) or a stall
 longer than the client's timeout. Every request body is kept for assertions.
 
-With nothing queued, chat completions are answered by ``chat_default`` when a test sets one
-(else 500), and embeddings by ``hashed_embedding``: a deterministic bag of hashed character
-n-grams and words. It is a stand-in that makes similar texts similar, not a language model.
+A test may also script answers per response schema (``queue_schema``, ``answer_schema``), so
+that one kind of call (the summary's verification, say) gets its own answers whatever order
+the calls come in. With nothing queued, chat completions are answered by ``chat_default``
+when a test sets one (else 500), and embeddings by ``hashed_embedding``: a deterministic bag
+of hashed character n-grams and words. It is a stand-in that makes similar texts similar,
+not a language model.
 """
 
 from __future__ import annotations
@@ -65,10 +68,23 @@ def hashed_embedding(text: str, dims: int = EMBEDDING_DIMS) -> list[float]:
     return [float(value) for value in (vector / norm if norm else vector)]
 
 
+def schema_name(body: dict[str, Any]) -> str:
+    """The name of the JSON schema a chat request asks for ("" in JSON-object mode)."""
+    return str(((body.get("response_format") or {}).get("json_schema") or {}).get("name", ""))
+
+
+def data_block(message: str) -> Any:
+    """The JSON inside the last ``<data>`` block of a prompt message."""
+    start = message.rindex("<data>") + len("<data>")
+    return json.loads(message[start : message.index("</data>", start)])
+
+
 @dataclass
 class FakeOpenAI:
     chat_default: Callable[[dict[str, Any]], dict[str, Any] | str] | None = None
     chat_queue: deque[ChatScript] = field(default_factory=deque)
+    schema_queues: dict[str, deque[ChatScript]] = field(default_factory=dict)
+    schema_answers: dict[str, Callable[[dict[str, Any]], ChatScript]] = field(default_factory=dict)
     embedding_queue: deque[EmbeddingScript] = field(default_factory=deque)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
@@ -83,11 +99,25 @@ class FakeOpenAI:
     def queue_chat(self, *scripts: ChatScript) -> None:
         self.chat_queue.extend(scripts)
 
+    def queue_schema(self, name: str, *scripts: ChatScript) -> None:
+        """What the next requests for the JSON schema ``name`` get, before anything else."""
+        self.schema_queues.setdefault(name, deque()).extend(scripts)
+
+    def answer_schema(self, name: str, answer: Callable[[dict[str, Any]], ChatScript]) -> None:
+        """Answer every request for the JSON schema ``name`` (once its queue is empty)."""
+        self.schema_answers[name] = answer
+
+    def chat_requests(self, schema: str | None = None) -> list[dict[str, Any]]:
+        """The chat requests received, or those for one JSON schema."""
+        return [
+            body
+            for path, body in self.requests
+            if path.endswith("/chat/completions")
+            and (schema is None or schema_name(body) == schema)
+        ]
+
     def queue_embeddings(self, *scripts: EmbeddingScript) -> None:
         self.embedding_queue.extend(scripts)
-
-    def chat_requests(self) -> list[dict[str, Any]]:
-        return [body for path, body in self.requests if path.endswith("/chat/completions")]
 
     def start(self) -> FakeOpenAI:
         fake = self
@@ -159,7 +189,12 @@ class FakeOpenAI:
         if kind not in ("json_schema", "json_object"):
             handler._send(400, {"error": {"message": "this fake only answers in JSON mode"}})
             return
-        script = self._next(self.chat_queue)
+        name = schema_name(body)
+        script = self._next(self.schema_queues.get(name, deque()))
+        if script is None and name in self.schema_answers:
+            script = self.schema_answers[name](body)
+        if script is None:
+            script = self._next(self.chat_queue)
         if script is None and self.chat_default is not None:
             script = self.chat_default(body)
         if script is None:

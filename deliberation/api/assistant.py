@@ -5,15 +5,20 @@ services answer offline and say what was limited."""
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deliberation.api.errors import ErrorSerializer
+from deliberation.api.serializers import FreeTextField, StatementTextField
 from deliberation.assistant.chat import Intent
-from deliberation.identity import request_participant_acting
+from deliberation.identity import (
+    request_participant,
+    request_participant_acting,
+    request_read_require,
+)
 from deliberation.models import BridgingSuggestion
 from deliberation.selectors.assistant import bridging_list
 from deliberation.selectors.conversations import conversation_get
@@ -23,10 +28,19 @@ from deliberation.services.moderation import moderation_authorize
 INVALID = OpenApiResponse(ErrorSerializer, description="The text or intent breaks a rule.")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such conversation.")
 FORBIDDEN = OpenApiResponse(ErrorSerializer, description="No CSRF token, or not a moderator.")
+DUPLICATE = OpenApiResponse(
+    ErrorSerializer,
+    description="Submit only: the statement is already there, or nearly (confirm with "
+    "confirmed=true); existing_id names it.",
+)
+TOO_MANY = OpenApiResponse(
+    ErrorSerializer,
+    description="Over a rate limit (code rate_limited). Retry-After gives the seconds to wait.",
+)
 
 
 class DraftSerializer(serializers.Serializer[None]):
-    text = serializers.CharField(trim_whitespace=False, allow_blank=True)
+    text = StatementTextField()
 
 
 class MatchSerializer(serializers.Serializer[Any]):
@@ -50,6 +64,37 @@ class ChatMessageSerializer(serializers.Serializer[None]):
     confirmed = serializers.BooleanField(required=False, default=False)
 
 
+# The schema of a chat message, by intent: those about a text (a draft, a statement to add,
+# a question) need one that could be a statement; the others ignore it.
+_TEXT_INTENTS = (Intent.DRAFT, Intent.SUBMIT, Intent.ASK)
+
+
+class ChatAboutTextSerializer(serializers.Serializer[None]):
+    intent = serializers.ChoiceField(choices=[intent.value for intent in _TEXT_INTENTS])
+    text = StatementTextField()
+    confirmed = serializers.BooleanField(required=False, default=False)
+
+
+class ChatAboutGroupsSerializer(serializers.Serializer[None]):
+    intent = serializers.ChoiceField(
+        choices=[intent.value for intent in Intent if intent not in _TEXT_INTENTS]
+    )
+    text = FreeTextField(required=False, help_text="Ignored.")
+    confirmed = serializers.BooleanField(required=False, default=False)
+
+
+CHAT_MESSAGE_SCHEMA = PolymorphicProxySerializer(
+    component_name="ChatMessage",
+    serializers={
+        intent.value: (
+            ChatAboutTextSerializer if intent in _TEXT_INTENTS else ChatAboutGroupsSerializer
+        )
+        for intent in Intent
+    },
+    resource_type_field_name="intent",
+)
+
+
 class ForecastField(serializers.DictField):
     child = serializers.FloatField()
 
@@ -59,7 +104,7 @@ class IdeaSerializer(serializers.Serializer[Any]):
     rationale = serializers.CharField()
     existing_statement = serializers.IntegerField(source="existing_id", allow_null=True)
     forecast = serializers.SerializerMethodField()
-    forecast_bridging = serializers.FloatField(source="forecast.bridging")
+    forecast_bridging = serializers.FloatField(source="forecast.bridging", allow_null=True)
 
     def get_forecast(self, candidate: Any) -> dict[str, float]:
         return {str(group): p for group, p in candidate.forecast.groups.items()}
@@ -119,13 +164,23 @@ class DraftCheckView(APIView):
             "it may still be submitted), related (listed), none."
         ),
         request=DraftSerializer,
-        responses={200: DraftCheckSerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={
+            200: DraftCheckSerializer,
+            400: INVALID,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            429: TOO_MANY,
+        },
     )
     def post(self, request: Request, slug: str) -> Response:
-        conversation = conversation_get(slug=slug, user=request.user)
+        conversation = request_read_require(request, conversation_get(slug=slug, user=request.user))
         draft = DraftSerializer(data=request.data)
         draft.is_valid(raise_exception=True)
-        check = assistant_draft_check(conversation=conversation, text=draft.validated_data["text"])
+        check = assistant_draft_check(
+            conversation=conversation,
+            participant=request_participant(request, conversation, create=False),
+            text=draft.validated_data["text"],
+        )
         return Response(DraftCheckSerializer(check).data)
 
 
@@ -140,11 +195,18 @@ class ChatView(APIView):
             "duplicate needs confirmed=true), bridges (ideas every group might accept), ask "
             "(a free question; needs the AI model)."
         ),
-        request=ChatMessageSerializer,
-        responses={200: ChatReplySerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+        request=CHAT_MESSAGE_SCHEMA,
+        responses={
+            200: ChatReplySerializer,
+            400: INVALID,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: DUPLICATE,
+            429: TOO_MANY,
+        },
     )
     def post(self, request: Request, slug: str) -> Response:
-        conversation = conversation_get(slug=slug, user=request.user)
+        conversation = request_read_require(request, conversation_get(slug=slug, user=request.user))
         message = ChatMessageSerializer(data=request.data)
         message.is_valid(raise_exception=True)
         intent = message.validated_data["intent"]

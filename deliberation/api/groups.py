@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from deliberation.api.errors import ErrorSerializer
 from deliberation.errors import NotFound
-from deliberation.identity import request_participant
+from deliberation.identity import request_participant, request_read_require
 from deliberation.models import Snapshot
 from deliberation.selectors.conversations import conversation_get
 from deliberation.selectors.groups import (
@@ -30,7 +30,11 @@ NO_GROUPS = OpenApiResponse(
     description="No such conversation, or no opinion groups computed yet (code not_found).",
 )
 HIDDEN = OpenApiResponse(
-    ErrorSerializer, description="The moderators have not shared the groups with participants."
+    ErrorSerializer,
+    description=(
+        "The moderators have not shared the groups with participants, or keep the report "
+        "(whose content the groups are) private or until the conversation closes."
+    ),
 )
 
 
@@ -129,6 +133,8 @@ class MeSerializer(SnapshotRefMixin):
 
 
 class SnapshotSerializer(serializers.ModelSerializer[Snapshot]):
+    # No ``error``: a failed run's exception text can name hosts, users or data; moderators
+    # read it in the console.
     group_sizes = serializers.DictField(child=serializers.IntegerField())
     timings_ms = serializers.DictField(child=serializers.FloatField())
 
@@ -149,7 +155,6 @@ class SnapshotSerializer(serializers.ModelSerializer[Snapshot]):
             "group_sizes",
             "polarization",
             "timings_ms",
-            "error",
         ]
         read_only_fields = fields
 
@@ -166,7 +171,7 @@ class GroupsLatestView(APIView):
         responses={200: GroupsSerializer, 403: HIDDEN, 404: NO_GROUPS},
     )
     def get(self, request: Request, slug: str) -> Response:
-        conversation = conversation_get(slug=slug, user=request.user)
+        conversation = request_read_require(request, conversation_get(slug=slug, user=request.user))
         snapshot = snapshot_latest_for_viewer(conversation=conversation, user=request.user)
         return Response(GroupsSerializer(groups_view(snapshot=snapshot)).data)
 
@@ -179,7 +184,7 @@ class MyPositionView(APIView):
         responses={200: MeSerializer, 403: HIDDEN, 404: NO_GROUPS},
     )
     def get(self, request: Request, slug: str) -> Response:
-        conversation = conversation_get(slug=slug, user=request.user)
+        conversation = request_read_require(request, conversation_get(slug=slug, user=request.user))
         participant = request_participant(request, conversation, create=False)
         if participant is None:
             raise NotFound("You have not taken part in this conversation yet.")
@@ -203,5 +208,6 @@ class SnapshotListView(generics.ListAPIView[Snapshot]):
 
     def get_queryset(self) -> QuerySet[Snapshot]:
         conversation = conversation_get(slug=self.kwargs["slug"], user=self.request.user)
+        request_read_require(self.request, conversation)
         groups_require_visible(conversation=conversation, user=self.request.user)
         return snapshot_history(conversation=conversation)

@@ -5,12 +5,41 @@ same things with the same words."""
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from deliberation.models import Conversation, Statement, Vote, VoteValue
 from deliberation.models.conversations import STATEMENT_MAX_LENGTH
 from deliberation.models.votes import REASON_MAX_LENGTH
 from deliberation.selectors.routing import Progress
 from deliberation.services.statements import statement_clean_text
+
+
+class ServiceJudgedTextField(serializers.CharField):
+    """Text passed on as sent, even empty and untrimmed: its rules are the service's, which
+    judge it with their own words; deliberation.api.schema states them in the schema.
+    (Blank is let through here rather than with allow_blank, which would make the schema
+    say less.)"""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(trim_whitespace=False, **kwargs)
+
+    def run_validation(self, data: Any = empty) -> Any:
+        if data == "":
+            return data
+        return super().run_validation(data)
+
+
+class StatementTextField(ServiceJudgedTextField):
+    """A statement's text: statement_clean_text's rules."""
+
+
+class FreeTextField(ServiceJudgedTextField):
+    """Optional free text (a vote's reason): no control characters and at most
+    ``schema_max_length`` characters once trimmed."""
+
+    def __init__(self, *, schema_max_length: int | None = None, **kwargs: Any) -> None:
+        self.schema_max_length = schema_max_length
+        super().__init__(**kwargs)
 
 
 class ConversationSerializer(serializers.ModelSerializer[Conversation]):
@@ -50,11 +79,9 @@ class StatementWithTalliesSerializer(StatementSerializer):
 
 
 class StatementCreateSerializer(serializers.Serializer[None]):
-    # Blank and untrimmed on purpose: the service's own rule judges the text, with its words.
-    text = serializers.CharField(
-        allow_blank=True,
-        trim_whitespace=False,
-        help_text=f"1 to {STATEMENT_MAX_LENGTH} characters once trimmed.",
+    text = StatementTextField(
+        help_text=f"1 to {STATEMENT_MAX_LENGTH} characters once composed (NFC) and trimmed, "
+        "some of them visible, no control characters but tabs and newlines."
     )
 
     confirmed = serializers.BooleanField(
@@ -84,10 +111,10 @@ class VoteCastSerializer(serializers.Serializer[None]):
             "invalid_choice": "A vote is 1 (agree), -1 (disagree) or 0 (pass), not {input}."
         },
     )
-    reason = serializers.CharField(
+    reason = FreeTextField(
         required=False,
-        allow_blank=True,
         default="",
+        schema_max_length=REASON_MAX_LENGTH,
         help_text=f"Why I voted this way (optional, at most {REASON_MAX_LENGTH} characters).",
     )
 

@@ -30,7 +30,11 @@ from deliberation.api.serializers import (
     VoteSerializer,
 )
 from deliberation.errors import ConversationClosed
-from deliberation.identity import request_participant, request_participant_writing
+from deliberation.identity import (
+    request_participant,
+    request_participant_writing,
+    request_read_require,
+)
 from deliberation.models import Conversation, Participant, Statement, Vote
 from deliberation.selectors.conversations import (
     WriteState,
@@ -52,10 +56,16 @@ def _error(description: str) -> OpenApiResponse:
 
 NOT_FOUND = _error("No such conversation (private ones look missing to non-moderators).")
 FORBIDDEN = _error("No valid CSRF token, a closed conversation, or not allowed.")
-CLOSED = _error("The conversation is closed: there is nothing to vote on.")
+CLOSED = _error(
+    "The conversation is closed (nothing to vote on), or its access mode keeps the caller out."
+)
 INVALID = _error("The request breaks a rule; the message says which.")
 DUPLICATE = _error("The same statement is already there; existing_id names it.")
-TOO_MANY = _error("Too many writes in a minute (code rate_limited): wait and try again.")
+MEMBERS_ONLY = _error("A members-only conversation (invite, signed or listed ids): not a member.")
+TOO_MANY = _error(
+    "Over a rate limit (code rate_limited): of this participant, this client address or this "
+    "conversation. Retry-After gives the seconds to wait."
+)
 
 
 @method_decorator(ensure_csrf_cookie, name="dispatch")
@@ -66,7 +76,8 @@ class ConversationScopedView(APIView):
 
     def conversation(self) -> Conversation:
         if not hasattr(self, "_conversation"):
-            self._conversation = conversation_get(slug=self.kwargs["slug"], user=self.request.user)
+            found = conversation_get(slug=self.kwargs["slug"], user=self.request.user)
+            self._conversation = request_read_require(self.request, found)
         return self._conversation
 
     def current_participant(self) -> Participant | None:
@@ -95,7 +106,7 @@ class ConversationDetailView(ConversationScopedView):
         operation_id="conversations_retrieve",
         tags=["conversations"],
         summary="One conversation by its slug (public or unlisted; private for moderators)",
-        responses={200: ConversationSerializer, 404: NOT_FOUND},
+        responses={200: ConversationSerializer, 403: MEMBERS_ONLY, 404: NOT_FOUND},
     )
     def get(self, request: Request, slug: str) -> Response:
         return Response(ConversationSerializer(self.conversation()).data)
@@ -106,7 +117,11 @@ class ConversationDetailView(ConversationScopedView):
         operation_id="statements_list",
         summary="The accepted statements, plus the caller's own pending ones, with tallies",
         tags=["statements"],
-        responses={200: StatementWithTalliesSerializer(many=True), 404: NOT_FOUND},
+        responses={
+            200: StatementWithTalliesSerializer(many=True),
+            403: MEMBERS_ONLY,
+            404: NOT_FOUND,
+        },
     )
 )
 class StatementListCreateView(ConversationScopedView, generics.ListAPIView[Statement]):
@@ -163,7 +178,7 @@ class StatementListCreateView(ConversationScopedView, generics.ListAPIView[State
         operation_id="votes_list",
         summary="The caller's own latest votes, the most recent first",
         tags=["votes"],
-        responses={200: VoteSerializer(many=True), 404: NOT_FOUND},
+        responses={200: VoteSerializer(many=True), 403: MEMBERS_ONLY, 404: NOT_FOUND},
     )
 )
 class VoteListCastView(ConversationScopedView, generics.ListAPIView[Vote]):

@@ -1,8 +1,9 @@
 """The participant's assistant: answers to the intents of the chat panel.
 
 Each intent has a deterministic answer built from the latest snapshot, its stored summary
-and the participant's own statements; only free questions need the model, and offline they
-get a list of what the assistant can do instead. What the model sees holds group totals and
+and the participant's own statements; free questions go to the model, and offline they are
+answered by a search over the accepted statements by meaning, each cited with every group's
+agreement. What the model sees holds group totals and
 this participant's own statements only, never another participant's identity or votes, so
 it cannot reveal them. Model text is plain text, escaped when rendered.
 """
@@ -10,9 +11,16 @@ it cannot reveal them. Model text is plain text, escaped when rendered.
 from dataclasses import dataclass, field
 from enum import Enum
 
+import numpy as np
+
 from deliberation.assistant import prompts
 from deliberation.assistant.bridging import LLM, Candidate, draft_bridges
-from deliberation.assistant.duplicates import DuplicateCheck, duplicate_check
+from deliberation.assistant.duplicates import (
+    DuplicateCheck,
+    duplicate_check,
+    duplicate_thresholds,
+    similarity_matrix,
+)
 from deliberation.assistant.provider import AssistantUnavailable, Provider
 from deliberation.assistant.summaries import extractive_summary, share_percent, summary_facts
 from deliberation.models import (
@@ -32,9 +40,13 @@ from deliberation.selectors.groups import (
 )
 from deliberation.templatetags.group_names import group_name
 
-OFFLINE_CHAT_LIMITATION = (
-    "Free questions need the AI model, which is not available: choose one of the questions below."
+SEARCH_INTRO = "What people say about this: the accepted statements closest to your question."
+NOTHING_CLOSE = (
+    "No accepted statement is close to that question yet. You can add your own, or choose "
+    "one of the questions below."
 )
+# Statements the offline answer quotes, closest in meaning first.
+SEARCH_RESULTS = 5
 NO_GROUPS = "No opinion groups have formed yet: they appear once enough people have voted."
 GROUPS_HIDDEN = "The moderators of this conversation have not shared its opinion groups."
 
@@ -202,6 +214,49 @@ def brainstorm_bridges(*, provider: Provider, snapshot: Snapshot | None) -> Chat
     return reply
 
 
+def search_statements(
+    *,
+    provider: Provider,
+    conversation: Conversation,
+    snapshot: Snapshot | None,
+    question: str,
+) -> ChatReply:
+    """The accepted statements closest in meaning to ``question`` (at least "related"),
+    each cited by id with every group's agreement when the asker may see the groups."""
+    reply = ChatReply(intent=Intent.ASK)
+    accepted = list(
+        Statement.objects.filter(
+            conversation=conversation, status=StatementStatus.ACCEPTED
+        ).order_by("id")
+    )
+    similarity = similarity_matrix(
+        provider=provider, texts=[question], statements=accepted, conversation=conversation
+    )
+    related = duplicate_thresholds(similarity.method).related
+    scores = similarity.matrix[0] if accepted else []
+    order = [int(i) for i in np.argsort(-np.asarray(scores), kind="stable")]
+    found = [accepted[i] for i in order if scores[i] >= related][:SEARCH_RESULTS]
+    if not found:
+        reply.paragraphs = [NOTHING_CLOSE]
+        return reply
+    view = groups_view(snapshot=snapshot) if snapshot is not None else None
+    stats = {item.statement.id: item for item in view.statements} if view is not None else {}
+    reply.paragraphs = [SEARCH_INTRO]
+    for statement in found:
+        line = f"“{statement.text}” (#{statement.pk})"
+        found_stats = stats.get(statement.pk)
+        if view is not None and found_stats is not None:
+            shares = [
+                f"{group_name(group.id)} {share_percent(tally.agree, tally)}% agree"
+                for group in view.groups
+                if (tally := found_stats.groups.get(group.id)) is not None and tally.total
+            ]
+            line += ": " + (", ".join(shares) if shares else "no votes in the groups yet")
+        reply.paragraphs.append(line + ".")
+    reply.limitations = similarity.limitations
+    return reply
+
+
 def _chat_payload(snapshot: Snapshot | None, participant: Participant | None) -> dict[str, object]:
     view = groups_view(snapshot=snapshot) if snapshot is not None else None
     groups = _groups_reply(view, participant)
@@ -229,9 +284,13 @@ def answer_question(
             schema=prompts.CHAT_SCHEMA,
             conversation=conversation,
         )
-    except AssistantUnavailable as unavailable:
-        reply.limitations = [OFFLINE_CHAT_LIMITATION, unavailable.limitation]
-        return reply
+    except AssistantUnavailable:
+        # No model: the question is answered by a search over the statements by meaning,
+        # each quoted with its id and every group's agreement. The panel says once that the
+        # assistant works offline; the reply does not repeat it.
+        return search_statements(
+            provider=provider, conversation=conversation, snapshot=snapshot, question=question
+        )
     reply.paragraphs = [str(answer.data["reply"])]
     reply.source = LLM
     return reply

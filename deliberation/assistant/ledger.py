@@ -1,12 +1,31 @@
 """Writing the AI ledger: one row per model call attempt, cache hit or offline fallback."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db.models import Sum
 
 from deliberation.models import Conversation
 from deliberation.models.assistant import AICall, AIOutcome, AIPurpose
+
+# The ledger keeps every prompt so moderators can see what the model was told. A message
+# longer than this (a summary prompt of a very large conversation) is cut, and says by how
+# much: the input hash still identifies the whole prompt, and the bound keeps a busy
+# conversation's ledger (one row per attempt) from growing by megabytes per call.
+PROMPT_MESSAGE_MAX_CHARS = 20_000
+
+
+def bounded_prompt(messages: Iterable[Mapping[str, str]]) -> list[dict[str, str]]:
+    """The messages as stored in the ledger: each content cut to the bound, marked if cut."""
+    stored = []
+    for message in messages:
+        content = message.get("content", "")
+        if len(content) > PROMPT_MESSAGE_MAX_CHARS:
+            left_out = len(content) - PROMPT_MESSAGE_MAX_CHARS
+            kept = content[:PROMPT_MESSAGE_MAX_CHARS]
+            content = f"{kept}\u2026 [{left_out} more characters not stored]"
+        stored.append({**message, "content": content})
+    return stored
 
 
 def ai_call_record(
@@ -19,6 +38,7 @@ def ai_call_record(
     prompt_version: str = "",
     input_hash: str = "",
     statement_ids: Iterable[int] = (),
+    prompt: Iterable[Mapping[str, str]] = (),
     output: str = "",
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
@@ -34,6 +54,7 @@ def ai_call_record(
         prompt_version=prompt_version,
         input_hash=input_hash,
         input_statement_ids=sorted(set(statement_ids)),
+        prompt=bounded_prompt(prompt),
         output=output,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
@@ -42,6 +63,12 @@ def ai_call_record(
         outcome=outcome,
         detail=detail,
     )
+
+
+def ai_call_note(*, call: AICall, detail: str) -> None:
+    """What became of an answer that was used (the sentences a verification dropped)."""
+    AICall.objects.filter(pk=call.pk).update(detail=detail)
+    call.detail = detail
 
 
 def ai_call_mark_gate_failed(*, call: AICall, reasons: list[str]) -> None:

@@ -128,6 +128,61 @@ def gate_feedback(problems: list[str]) -> dict[str, str]:
     }
 
 
+VERIFY_VERSION = "verify-v1"
+VERIFY_SYSTEM = (
+    "You check a summary of a public deliberation against the statements it cites. Each "
+    "item is one sentence of the summary, what it is about (an opinion group, or every "
+    "group), and the full text of each statement it cites. For every sentence decide "
+    "'supported': true only if the cited statements say what the sentence says; a sentence "
+    "that claims the opposite of a cited statement, adds a claim none of them makes, or is "
+    "about something else is not supported. For every cited statement give the 'stance' the "
+    "sentence says its subject takes on that statement: 'agree' (they hold what it says), "
+    "'disagree' (they reject it, or hold the opposite) or 'unclear'. Judge only the text; "
+    "you do not see the votes. Answer in JSON. " + DATA_RULE
+)
+VERIFY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "sentences": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "sentence": {"type": "integer"},
+                    "supported": {"type": "boolean"},
+                    "citations": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "id": {"type": "string"},
+                                "stance": {
+                                    "type": "string",
+                                    "enum": ["agree", "disagree", "unclear"],
+                                },
+                            },
+                            "required": ["id", "stance"],
+                            "additionalProperties": False,
+                        },
+                    },
+                },
+                "required": ["sentence", "supported", "citations"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["sentences"],
+    "additionalProperties": False,
+}
+
+
+def verify_messages(items: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": VERIFY_SYSTEM},
+        {"role": "user", "content": "Check every sentence:\n" + as_data({"sentences": items})},
+    ]
+
+
 BRIDGE_VERSION = "bridge-v1"
 BRIDGE_SYSTEM = (
     "You help the moderators of a public deliberation find common ground. The data gives "

@@ -111,6 +111,7 @@ class _CallContext:
     statement_ids: list[int]
     prompt_version: str = ""
     provider: str = "openai"
+    prompt: Sequence[Message] = ()
 
     def record(self, outcome: AIOutcome, **details: Any) -> AICall:
         return ai_call_record(
@@ -121,6 +122,7 @@ class _CallContext:
             prompt_version=self.prompt_version,
             input_hash=self.input_hash,
             statement_ids=self.statement_ids,
+            prompt=self.prompt,
             outcome=outcome,
             **details,
         )
@@ -248,6 +250,7 @@ class OpenAIProvider:
             input_hash=key,
             statement_ids=ids,
             prompt_version=prompt_version,
+            prompt=messages,
         )
         cached = (
             AICall.objects.filter(

@@ -9,6 +9,7 @@ from deliberation.models import (
     AuditAction,
     Conversation,
     ModerationMode,
+    ParticipantRequirement,
     ReportVisibility,
     StatementStatus,
     Visibility,
@@ -161,6 +162,20 @@ class XidsForm(forms.Form):
         if upload is not None:
             return upload.read().decode("utf-8-sig", errors="replace")
         return self.cleaned_data.get("xids", "") if self.is_valid() else ""
+
+
+class AccessRulesForm(forms.Form):
+    members_only = forms.BooleanField(
+        required=False,
+        label="Members only may read it (invite, signed and id-list access)",
+    )
+    participant_requirement = forms.ChoiceField(
+        choices=ParticipantRequirement.choices, label="Each participant must also have"
+    )
+
+
+class EmailForm(forms.Form):
+    email = forms.CharField(max_length=254)
 
 
 class ModeratorForm(forms.Form):

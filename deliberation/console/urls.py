@@ -16,6 +16,9 @@ urlpatterns = [
     path(conversation + "seeds/", views.seeds, name="seeds"),
     path(conversation + "access/", views.access, name="access"),
     path(conversation + "access/xids/", views.access_xids, name="access_xids"),
+    path(conversation + "access/rules/", views.access_rules, name="access_rules"),
+    path(conversation + "access/secret/", views.access_xid_secret, name="access_xid_secret"),
+    path(conversation + "access/links.csv", views.access_xid_links, name="access_xid_links"),
     path(conversation + "access/invite/", views.access_invite_reset, name="access_invite_reset"),
     path(conversation + "access/moderators/", views.moderators, name="moderators"),
     path(conversation + "queue/", views.queue, name="queue"),
@@ -42,6 +45,8 @@ urlpatterns = [
     path(conversation + "audit.csv", views.audit_csv, name="audit_csv"),
     path("join/invite/<str:token>/", views.join_invite, name="join_invite"),
     path("join/<slug:slug>/", views.join_xid, name="join_xid"),
+    path("join/<slug:slug>/email/", views.email_link_request, name="email_link_request"),
+    path("verify/<str:token>/", views.verify_email, name="verify_email"),
     # Username and password, no social login: moderators are Django users.
     path(
         "login/",

@@ -9,12 +9,17 @@ report through messages and go back where they came from.
 
 import csv
 import json
+import math
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec
+from urllib.parse import urlencode
 
+from axes.helpers import get_cool_off
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -26,8 +31,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from deliberation.console.charts import activity_charts
 from deliberation.console.forms import (
+    AccessRulesForm,
     AuditFilterForm,
     DecisionForm,
+    EmailForm,
     ExclusionForm,
     FlagsForm,
     ModeratorForm,
@@ -39,10 +46,10 @@ from deliberation.console.forms import (
     XidsForm,
 )
 from deliberation.errors import AgoraError
-from deliberation.models import AccessMode, Conversation, StatementStatus
+from deliberation.models import MEMBER_ACCESS_MODES, AccessMode, Conversation, StatementStatus
 from deliberation.report.process import process_charts_latest
 from deliberation.selectors.conversations import conversation_get
-from deliberation.selectors.groups import snapshot_latest_id
+from deliberation.selectors.groups import snapshot_failure_latest, snapshot_latest_id
 from deliberation.selectors.moderation import (
     audit_log,
     conversation_activity,
@@ -58,8 +65,20 @@ from deliberation.selectors.moderation import (
     vote_bursts,
 )
 from deliberation.services import conversation_setup, moderation
-from deliberation.services.access import invite_token_make, invite_token_read
-from deliberation.services.participants import participant_join_invited, participant_join_with_xid
+from deliberation.services.access import (
+    invite_token_make,
+    invite_token_read,
+    xid_link_check,
+    xid_signature,
+)
+from deliberation.services.participants import (
+    email_link_conversation,
+    email_link_send,
+    participant_join_invited,
+    participant_join_with_xid,
+    participant_verify_email,
+)
+from deliberation.services.ratelimits import ratelimit_settings
 from deliberation.services.report_export import FORMATS as REPORT_FORMATS
 
 P = ParamSpec("P")
@@ -85,6 +104,26 @@ def _optional_template(name: str) -> str | None:
 
 def _refused(request: HttpRequest, error: AgoraError) -> HttpResponse:
     return render(request, "console/error.html", {"error": error}, status=error.status_code)
+
+
+def login_locked_out(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: dict[str, Any] | None
+) -> HttpResponse:
+    """django-axes' answer to a console or admin login it has locked out: the login page
+    again, saying why and for how long, as a 429 with Retry-After."""
+    cool_off = get_cool_off(request) or timedelta(0)
+    response = render(
+        request,
+        "console/login.html",
+        {
+            "form": AuthenticationForm(request),
+            "next": request.POST.get("next", ""),
+            "locked_out_minutes": max(1, math.ceil(cool_off.total_seconds() / 60)),
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response
 
 
 def console_view(
@@ -170,6 +209,7 @@ def dashboard(request: HttpRequest, conversation: Conversation) -> HttpResponse:
             "bursts": len(vote_bursts(conversation=conversation)),
             "rate_limited": rate_limit_hits(conversation=conversation).count(),
             "snapshot_id": snapshot_id,
+            "failed_run": snapshot_failure_latest(conversation=conversation),
             "report_formats": list(REPORT_FORMATS),
             "groups_panel": _optional_template(GROUPS_PANEL_TEMPLATE),
             "assistant_ledger": _optional_template(ASSISTANT_LEDGER_TEMPLATE),
@@ -210,10 +250,18 @@ def _settings_page(
     request: HttpRequest, conversation: Conversation, form: SettingsForm, seeds: SeedsForm
 ) -> HttpResponse:
     status = 400 if form.errors or seeds.errors else 200
+    window, limits = ratelimit_settings()
     return render(
         request,
         "console/settings.html",
-        {"conversation": conversation, "section": "settings", "form": form, "seeds_form": seeds},
+        {
+            "conversation": conversation,
+            "section": "settings",
+            "form": form,
+            "seeds_form": seeds,
+            "rate_limit_window": window,
+            "rate_limits": limits,
+        },
         status=status,
     )
 
@@ -245,28 +293,98 @@ def access(request: HttpRequest, conversation: Conversation) -> HttpResponse:
 
 
 def _access_page(
-    request: HttpRequest, conversation: Conversation, xids_form: XidsForm
+    request: HttpRequest,
+    conversation: Conversation,
+    xids_form: XidsForm,
+    *,
+    rules_form: AccessRulesForm | None = None,
+    new_secret: str = "",
 ) -> HttpResponse:
     invite_url = request.build_absolute_uri(
         reverse("console:join_invite", args=[invite_token_make(conversation=conversation)])
     )
     xid_url = request.build_absolute_uri(reverse("console:join_xid", args=[conversation.slug]))
-    return render(
+    rules_form = rules_form or AccessRulesForm(
+        initial={
+            "members_only": conversation.members_only,
+            "participant_requirement": conversation.participant_requirement,
+        }
+    )
+    response = render(
         request,
         "console/access.html",
         {
             "conversation": conversation,
             "section": "access",
             "access_modes": AccessMode,
+            "member_modes": MEMBER_ACCESS_MODES,
             "invite_url": invite_url,
             "xid_url": xid_url,
+            "new_secret": new_secret,
+            "rules_form": rules_form,
             "xids_count": conversation.allowed_xids.count(),
             "xids_form": xids_form,
             "moderator_form": ModeratorForm(),
             "moderators": conversation.moderators.order_by("username"),
         },
-        status=400 if xids_form.errors else 200,
+        status=400 if xids_form.errors or rules_form.errors else 200,
     )
+    if new_secret:
+        # The secret is on this page only: no cache, no history may keep it.
+        response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@console_view
+def access_rules(request: HttpRequest, conversation: Conversation) -> HttpResponse:
+    form = AccessRulesForm(request.POST)
+    if form.is_valid():
+        try:
+            conversation_setup.conversation_access_set(
+                actor=request.user, conversation=conversation, **form.cleaned_data
+            )
+        except AgoraError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, "Access rules saved.")
+            return redirect("console:access", slug=conversation.slug)
+    return _access_page(request, conversation, XidsForm(), rules_form=form)
+
+
+@require_POST
+@console_view
+def access_xid_secret(request: HttpRequest, conversation: Conversation) -> HttpResponse:
+    """Make a new signing secret and show it, this once (it is never shown again)."""
+    try:
+        secret = conversation_setup.conversation_xid_secret_rotate(
+            actor=request.user, conversation=conversation
+        )
+    except AgoraError as error:
+        return _refused(request, error)
+    return _access_page(request, conversation, XidsForm(), new_secret=secret)
+
+
+@require_GET
+@console_view
+def access_xid_links(request: HttpRequest, conversation: Conversation) -> StreamingHttpResponse:
+    """Every listed member's personal link, as CSV, to mail-merge and send to each of them."""
+    base = request.build_absolute_uri(reverse("console:join_xid", args=[conversation.slug]))
+    xids = conversation.allowed_xids.order_by("xid").values_list("xid", flat=True)
+    writer = csv.writer(_Echo())
+
+    def rows() -> Iterator[str]:
+        yield writer.writerow(["xid", "link"])
+        for xid in xids.iterator():
+            query = urlencode(
+                {"xid": xid, "sig": xid_signature(conversation=conversation, xid=xid)}
+            )
+            yield writer.writerow([xid, f"{base}?{query}"])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{conversation.slug}-links.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_POST
@@ -551,15 +669,61 @@ def join_invite(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def join_xid(request: HttpRequest, slug: str) -> HttpResponse:
-    """The link an organisation gives its members: ``/console/join/<slug>/?xid=<their id>``."""
-    xid = request.GET.get("xid") or request.POST.get("xid") or ""
+    """A signed external-id link: ``/console/join/<slug>/?xid=<id>&sig=<HMAC>``.
+
+    The organisation's site signs it (see the console's access page) or the console makes
+    it (personal links). GET shows where it leads, if it is genuine; POST takes part.
+    """
+    xid = (request.GET.get("xid") or request.POST.get("xid") or "").strip()
+    signature = request.GET.get("sig") or request.POST.get("sig") or ""
     try:
         conversation = conversation_get(slug=slug, user=request.user)
         if request.method == "GET":
-            return render(request, "console/join.html", {"conversation": conversation, "xid": xid})
+            xid_link_check(conversation=conversation, xid=xid, signature=signature)
+            context = {"conversation": conversation, "xid": xid, "sig": signature}
+            return render(request, "console/join.html", context)
         participant_join_with_xid(
-            conversation=conversation, xid=xid, session_key=_session_key(request), user=request.user
+            conversation=conversation,
+            xid=xid,
+            signature=signature,
+            session_key=_session_key(request),
+            user=request.user,
         )
     except AgoraError as error:
         return _refused(request, error)
     return redirect("web:conversation", slug=conversation.slug)
+
+
+@require_POST
+def email_link_request(request: HttpRequest, slug: str) -> HttpResponse:
+    """Mail a one-time link to the address given, for conversations that require one."""
+    form = EmailForm(request.POST)
+    try:
+        conversation = conversation_get(slug=slug, user=request.user)
+        email_link_send(
+            conversation=conversation,
+            email=form.cleaned_data["email"] if form.is_valid() else "",
+            url_for=lambda token: request.build_absolute_uri(
+                reverse("console:verify_email", args=[token])
+            ),
+        )
+    except AgoraError as error:
+        return _refused(request, error)
+    return render(request, "console/email_sent.html", {"conversation": conversation})
+
+
+@require_http_methods(["GET", "POST"])
+def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+    """An emailed link. GET only asks to confirm: mail scanners open links, and must not
+    use them up; the button's POST verifies and takes part."""
+    try:
+        if request.method == "GET":
+            conversation = email_link_conversation(token=token)
+            context = {"conversation": conversation, "verifying": True}
+            return render(request, "console/join.html", context)
+        participant = participant_verify_email(
+            token=token, session_key=_session_key(request), user=request.user
+        )
+    except AgoraError as error:
+        return _refused(request, error)
+    return redirect("web:conversation", slug=participant.conversation.slug)

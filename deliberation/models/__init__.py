@@ -15,10 +15,12 @@ from deliberation.models.assistant import (
     SummarySource,
 )
 from deliberation.models.conversations import (
+    MEMBER_ACCESS_MODES,
     AccessMode,
     Conversation,
     ModerationMode,
     Participant,
+    ParticipantRequirement,
     ReportVisibility,
     Statement,
     StatementStatus,
@@ -29,6 +31,7 @@ from deliberation.models.moderation import (
     AllowedXid,
     AuditAction,
     AuditLogEntry,
+    EmailLink,
     RateLimitAction,
     RateLimitHit,
 )
@@ -36,6 +39,7 @@ from deliberation.models.snapshots import POSITION_DTYPE, Snapshot, SnapshotStat
 from deliberation.models.votes import Vote, VoteEvent, VoteValue
 
 __all__ = [
+    "MEMBER_ACCESS_MODES",
     "POSITION_DTYPE",
     "AICall",
     "AIOutcome",
@@ -48,9 +52,11 @@ __all__ = [
     "Conversation",
     "DuplicateFlag",
     "DuplicateTier",
+    "EmailLink",
     "ModerationMode",
     "ModeratorDecision",
     "Participant",
+    "ParticipantRequirement",
     "RateLimitAction",
     "RateLimitHit",
     "ReportVisibility",

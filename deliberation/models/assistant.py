@@ -15,6 +15,7 @@ from deliberation.models.snapshots import Snapshot
 
 class AIPurpose(models.TextChoices):
     SUMMARY = "summary", "Group summaries"
+    VERIFY = "verify", "Summary verification"
     EMBEDDING = "embedding", "Embeddings"
     STANCE = "stance", "Stance check"
     BRIDGE = "bridge", "Bridging suggestions"
@@ -52,7 +53,15 @@ class AICall(models.Model):
     prompt_version = models.CharField(max_length=40, blank=True, default="")
     input_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
     input_statement_ids = models.JSONField(default=list)
-    output = models.TextField(blank=True, default="")
+    prompt = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The messages sent, each cut to its first 20,000 characters; empty for "
+        "embeddings and offline fallbacks.",
+    )
+    output = models.TextField(
+        blank=True, default="", help_text="The model's whole answer (the cache serves it)."
+    )
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     latency_ms = models.PositiveIntegerField(default=0)
@@ -130,7 +139,11 @@ class DuplicateFlag(models.Model):
     tier = models.CharField(max_length=10, choices=DuplicateTier.choices)
     score = models.FloatField()
     stance = models.CharField(max_length=10, choices=Stance.choices, default=Stance.UNCHECKED)
-    method = models.CharField(max_length=20, help_text="'embedding' or 'offline'.")
+    method = models.CharField(
+        max_length=20,
+        help_text="Vectors and stance judge: 'local+rules', 'endpoint+llm'... ('offline' or "
+        "'embedding' before the local model).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -141,6 +154,12 @@ class DuplicateFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.statement_id} ~ {self.similar_to_id}: {self.tier}"
+
+    @property
+    def judged_by_label(self) -> str:
+        """Who judged: "AI" only when the chat model checked the stance (``method`` ends in
+        ``+llm``); the local model and rules otherwise (``local+rules``, older ``offline``)."""
+        return "AI" if self.method.endswith("+llm") else "Local model and rules"
 
 
 class SummarySource(models.TextChoices):
@@ -202,7 +221,11 @@ class BridgingSuggestion(models.Model):
     source = models.CharField(max_length=20, help_text="'llm' or 'offline'.")
     based_on = models.JSONField(default=list, help_text="Statement ids it was drafted from.")
     forecast = models.JSONField(default=dict)
-    forecast_bridging = models.FloatField()
+    forecast_bridging = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="The lower bound of the smallest group's forecast; null: no forecast.",
+    )
     status = models.CharField(
         max_length=10, choices=SuggestionStatus.choices, default=SuggestionStatus.PROPOSED
     )
@@ -228,7 +251,8 @@ class BridgingSuggestion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["-forecast_bridging", "id"]
+        # A suggestion with no forecast goes last (PostgreSQL sorts NULL first descending).
+        ordering = [models.F("forecast_bridging").desc(nulls_last=True), "id"]
         indexes = [models.Index(fields=["conversation", "status"])]
 
     def __str__(self) -> str:

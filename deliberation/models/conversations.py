@@ -1,20 +1,28 @@
 """Conversations, the people taking part in them, and the statements they vote on."""
 
 import re
+import secrets
+import unicodedata
 
 from django.conf import settings
 from django.db import models
 
 STATEMENT_MAX_LENGTH = 500
+# Case folding lengthens some characters up to three times ("ﬃ" → "ffi", "ΐ" → three code
+# points), so the key of a statement at the length limit needs a column three times as long.
+# tests/models/test_conversations.py checks the factor over every code point.
+STATEMENT_KEY_GROWTH = 3
+STATEMENT_KEY_MAX_LENGTH = STATEMENT_MAX_LENGTH * STATEMENT_KEY_GROWTH
 _WHITESPACE = re.compile(r"\s+")
 
 
 def normalize_statement_text(text: str) -> str:
     """The key two statements share when they are "the same text".
 
-    Case- and whitespace-insensitive: "Ban  cars" and "ban cars" collide.
+    Case- and whitespace-insensitive: "Ban  cars" and "ban cars" collide; so do texts that
+    differ only in how their accents are encoded (composed or not).
     """
-    return _WHITESPACE.sub(" ", text).strip().casefold()
+    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip().casefold()
 
 
 class ModerationMode(models.TextChoices):
@@ -31,8 +39,24 @@ class Visibility(models.TextChoices):
 class AccessMode(models.TextChoices):
     ANYONE = "anyone", "Anyone, anonymously"
     INVITE = "invite", "Holders of the invite link"
-    XID_LIST = "xid_list", "Listed external ids"
+    SIGNED = "signed", "External ids your site signs"
+    XID_LIST = "xid_list", "Listed external ids, through their personal links"
     LOGGED_IN = "logged_in", "Logged-in users"
+
+
+# Modes that admit members only: these can keep the conversation from non-members' eyes too.
+MEMBER_ACCESS_MODES = (AccessMode.INVITE, AccessMode.SIGNED, AccessMode.XID_LIST)
+
+
+class ParticipantRequirement(models.TextChoices):
+    NONE = "none", "Nothing more"
+    EMAIL = "email", "A verified email address (one participant per address)"
+    ACCOUNT = "account", "A user account (logged-in users only)"
+
+
+def link_salt_new() -> str:
+    """A conversation's random salt for its link keys (see deliberation.services.access)."""
+    return secrets.token_hex(32)
 
 
 class ReportVisibility(models.TextChoices):
@@ -82,6 +106,18 @@ class Conversation(models.Model):
     invite_version = models.PositiveIntegerField(
         default=1, help_text="Bumped to revoke every invite link handed out so far."
     )
+    members_only = models.BooleanField(
+        default=True,
+        help_text="With invite, signed or id-list access: only members read the conversation.",
+    )
+    participant_requirement = models.CharField(
+        max_length=10, choices=ParticipantRequirement.choices, default=ParticipantRequirement.NONE
+    )
+    # Random, never shown: with settings.AGORA_LINK_SECRET they derive the keys that sign
+    # invite links (link_salt) and external-id links (xid_salt, replaced on rotation).
+    link_salt = models.CharField(max_length=64, default=link_salt_new, editable=False)
+    xid_salt = models.CharField(max_length=64, default=link_salt_new, editable=False)
+    xid_secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
     moderators = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="moderated_conversations"
     )
@@ -120,6 +156,16 @@ class Participant(models.Model):
         related_name="participations",
     )
     xid = models.CharField(max_length=200, null=True, blank=True)
+    imported = models.BooleanField(
+        default=False, help_text="Imported from Polis: its external id can never be claimed."
+    )
+    email_hash = models.CharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Keyed hash of the verified email address; the address is not kept.",
+    )
     excluded = models.BooleanField(
         default=False, help_text="Excluded participants' votes are left out of the math."
     )
@@ -144,6 +190,12 @@ class Participant(models.Model):
                 condition=models.Q(user__isnull=False),
                 name="participant_unique_user",
             ),
+            # Race: one address verified from two browsers at once; one participant wins.
+            models.UniqueConstraint(
+                fields=["conversation", "email_hash"],
+                condition=models.Q(email_hash__isnull=False),
+                name="participant_unique_email",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -161,7 +213,7 @@ class Statement(models.Model):
         Conversation, on_delete=models.CASCADE, related_name="statements"
     )
     text = models.CharField(max_length=STATEMENT_MAX_LENGTH)
-    text_key = models.CharField(max_length=STATEMENT_MAX_LENGTH, editable=False)
+    text_key = models.CharField(max_length=STATEMENT_KEY_MAX_LENGTH, editable=False)
     external_id = models.CharField(
         max_length=64,
         null=True,
@@ -222,11 +274,14 @@ class Statement(models.Model):
 
 
 __all__ = [
+    "MEMBER_ACCESS_MODES",
+    "STATEMENT_KEY_MAX_LENGTH",
     "STATEMENT_MAX_LENGTH",
     "AccessMode",
     "Conversation",
     "ModerationMode",
     "Participant",
+    "ParticipantRequirement",
     "ReportVisibility",
     "Statement",
     "StatementStatus",

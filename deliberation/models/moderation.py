@@ -24,6 +24,8 @@ class AuditAction(models.TextChoices):
     PARTICIPANT_EXCLUDED = "participant_excluded", "Participant excluded"
     PARTICIPANT_REINSTATED = "participant_reinstated", "Participant reinstated"
     RECOMPUTE_REQUESTED = "recompute_requested", "Recompute requested"
+    XID_SECRET_ROTATED = "xid_secret_rotated", "External-id signing secret replaced"
+    PARTICIPANT_MOVED = "participant_moved", "Participant moved to a new device"
 
 
 class AuditLogEntry(models.Model):
@@ -84,9 +86,35 @@ class AllowedXid(models.Model):
         return self.xid
 
 
+class EmailLink(models.Model):
+    """A one-time link sent to prove an email address, for conversations that require one.
+
+    Only the token's SHA-256 is kept, so the table cannot be used to log in as anyone; the
+    address itself is kept as the keyed hash the participant will carry.
+    """
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="email_links"
+    )
+    email_hash = models.CharField(max_length=64)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"email link {self.pk} in {self.conversation_id}"
+
+
 class RateLimitAction(models.TextChoices):
+    JOIN = "join", "Join"
     VOTE = "vote", "Vote"
     STATEMENT = "statement", "Statement"
+    DRAFT_CHECK = "draft", "Draft check"
+    ASSISTANT = "assistant", "Assistant question"
+    EMAIL = "email", "Email link"
 
 
 class RateLimitHit(models.Model):
@@ -127,6 +155,7 @@ __all__ = [
     "AllowedXid",
     "AuditAction",
     "AuditLogEntry",
+    "EmailLink",
     "RateLimitAction",
     "RateLimitHit",
 ]

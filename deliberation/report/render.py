@@ -17,6 +17,7 @@ from deliberation.report.process import process_context
 from deliberation.report.svg import SeriesPoint, opinion_map_svg, time_series_svg
 from deliberation.selectors.groups import snapshot_latest_id
 from deliberation.selectors.report import (
+    SENSITIVITY_TOP,
     SORTS,
     THRESHOLDS,
     ReportContext,
@@ -61,6 +62,7 @@ def report_body_html(report: ReportContext, *, for_pdf: bool = False) -> str:
             "sorts": SORTS,
             "thresholds": THRESHOLDS,
             "for_pdf": for_pdf,
+            "top_n": SENSITIVITY_TOP,
             **report_charts(report),
             **process_context(report),
         },

@@ -8,12 +8,22 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from deliberation.errors import NotFound
-from deliberation.models import Conversation, Participant, Statement, StatementStatus, Visibility
+from deliberation.models import (
+    MEMBER_ACCESS_MODES,
+    Conversation,
+    Participant,
+    Statement,
+    StatementStatus,
+    Visibility,
+)
 
 
 def conversation_list_public() -> QuerySet[Conversation]:
-    """Conversations listed on the home page and in the API's list."""
-    return Conversation.objects.filter(visibility=Visibility.PUBLIC)
+    """Conversations listed on the home page and in the API's list: public ones, less those
+    only members may read (their topic alone can say more than its organisers want)."""
+    return Conversation.objects.filter(visibility=Visibility.PUBLIC).exclude(
+        access_mode__in=MEMBER_ACCESS_MODES, members_only=True
+    )
 
 
 def conversation_can_moderate(
@@ -26,6 +36,31 @@ def conversation_can_moderate(
     if getattr(user, "is_staff", False) or conversation.owner_id == user.pk:
         return True
     return conversation.moderators.filter(pk=user.pk).exists()
+
+
+def conversation_members_only(*, conversation: Conversation) -> bool:
+    """Whether only members read this conversation: invite, signed or id-list access with
+    ``members_only`` (the default) on."""
+    return conversation.access_mode in MEMBER_ACCESS_MODES and conversation.members_only
+
+
+def conversation_can_read(
+    *,
+    conversation: Conversation,
+    user: AbstractBaseUser | AnonymousUser | None,
+    participant: Participant | None,
+) -> bool:
+    """Whether this person may read the conversation's statements, groups and report: the
+    one place that decides it (visibility aside: conversation_get hides private ones).
+
+    A members-only conversation is read by its participants (those its access mode let
+    in) and its moderators; anyone else learns no more than its topic.
+    """
+    if not conversation_members_only(conversation=conversation):
+        return True
+    if participant is not None and participant.conversation_id == conversation.pk:
+        return True
+    return conversation_can_moderate(conversation=conversation, user=user)
 
 
 class WriteState(enum.Enum):

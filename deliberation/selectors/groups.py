@@ -15,8 +15,21 @@ from django.db.models import QuerySet
 from scipy.spatial import ConvexHull, QhullError
 
 from deliberation.errors import NotFound, PermissionDenied
-from deliberation.models import Conversation, Participant, Snapshot, SnapshotStatus, Statement, Vote
-from deliberation.selectors.conversations import conversation_can_moderate
+from deliberation.models import (
+    Conversation,
+    Participant,
+    ReportVisibility,
+    Snapshot,
+    SnapshotStatus,
+    Statement,
+    StatementStatus,
+    Vote,
+)
+from deliberation.selectors.conversations import (
+    WriteState,
+    conversation_can_moderate,
+    conversation_write_state,
+)
 
 BULKY_FIELDS = ("state", "results", "positions")
 # Above this many participants the map draws a density grid instead of one dot each: an
@@ -48,21 +61,52 @@ def snapshot_latest_id(*, conversation: Conversation) -> int | None:
     return _succeeded(conversation.pk).values_list("pk", flat=True).first()
 
 
+def report_refusal(
+    *, conversation: Conversation, user: AbstractBaseUser | AnonymousUser | None
+) -> str | None:
+    """Why someone who can see the conversation may not read its results (the report, and
+    the live groups that are its content), or None if they may. Pages use it to decide
+    whether to link to the report at all."""
+    if conversation_can_moderate(conversation=conversation, user=user):
+        return None
+    if conversation.report_visibility == ReportVisibility.MODERATORS:
+        return "The moderators of this conversation keep its report private."
+    if (
+        conversation.report_visibility == ReportVisibility.AFTER_CLOSE
+        and conversation_write_state(conversation=conversation) != WriteState.CLOSED
+    ):
+        return "The report of this conversation is published once it closes."
+    return None
+
+
+def groups_refusal(
+    *, conversation: Conversation, user: AbstractBaseUser | AnonymousUser | None
+) -> str | None:
+    """Why this person may not see the opinion groups, or None if they may: the one decision
+    every groups view (API, pages, assistant) takes. The groups are the report's content, so
+    they are at most as visible as the report; moderators can also hide them from
+    participants alone."""
+    refusal = report_refusal(conversation=conversation, user=user)
+    if refusal is not None:
+        return refusal
+    if conversation.show_groups or conversation_can_moderate(conversation=conversation, user=user):
+        return None
+    return "The moderators have not shared this conversation's groups."
+
+
 def groups_visible(
     *, conversation: Conversation, user: AbstractBaseUser | AnonymousUser | None
 ) -> bool:
-    """Participants see the groups unless the moderators turned that off; moderators always."""
-    return conversation.show_groups or conversation_can_moderate(
-        conversation=conversation, user=user
-    )
+    return groups_refusal(conversation=conversation, user=user) is None
 
 
 def groups_require_visible(
     *, conversation: Conversation, user: AbstractBaseUser | AnonymousUser | None
 ) -> None:
     """Refuse, with a clear error, a person the groups are hidden from."""
-    if not groups_visible(conversation=conversation, user=user):
-        raise PermissionDenied("The moderators have not shared this conversation's groups.")
+    refusal = groups_refusal(conversation=conversation, user=user)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
 
 
 def snapshot_latest_for_viewer(
@@ -77,6 +121,20 @@ def snapshot_latest_for_viewer(
             field="snapshot",
         )
     return snapshot
+
+
+def snapshot_failure_latest(*, conversation: Conversation) -> Snapshot | None:
+    """The latest run, if it failed: its error is for moderators (the public API omits it)."""
+    latest = (
+        Snapshot.objects.filter(
+            conversation=conversation,
+            status__in=[SnapshotStatus.SUCCEEDED, SnapshotStatus.FAILED],
+        )
+        .defer(*BULKY_FIELDS)
+        .order_by("-id")
+        .first()
+    )
+    return latest if latest is not None and latest.status == SnapshotStatus.FAILED else None
 
 
 def snapshot_history(*, conversation: Conversation) -> QuerySet[Snapshot]:
@@ -205,13 +263,18 @@ def _tally(numbers: dict[str, Any]) -> Tally:
 
 
 def groups_view(*, snapshot: Snapshot) -> GroupsView:
-    """The snapshot's groups, consensus and statement statistics, with the statements' texts."""
+    """The snapshot's groups, consensus and statement statistics, with the statements' texts.
+
+    Every reader of this view is public (the API, the pages, the assistant and the summaries
+    it writes), so it holds accepted statements only, as they are now: one rejected or sent
+    back to pending after the snapshot drops out of it.
+    """
     results = snapshot.results or {}
     stats: dict[str, dict[str, Any]] = results.get("statements", {})
     refs = {
         pk: StatementRef(pk, external_id, text)
         for pk, external_id, text in Statement.objects.filter(
-            pk__in=[int(sid) for sid in stats]
+            pk__in=[int(sid) for sid in stats], status=StatementStatus.ACCEPTED
         ).values_list("pk", "external_id", "text")
     }
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
-from django.db.models import Count, Max, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, F, Max, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncHour
 
 from clustering.pipeline import MIN_VOTES_IN_CONV, Options
@@ -41,16 +41,14 @@ from deliberation.models import (
 from deliberation.report.svg import group_colour
 from deliberation.selectors.assistant import ai_ledger_totals, conversation_for_operator
 from deliberation.selectors.conversations import (
-    WriteState,
-    conversation_can_moderate,
     conversation_get,
-    conversation_write_state,
 )
 from deliberation.selectors.groups import (
     BULKY_FIELDS,
     OpinionMap,
     group_label,
     opinion_map,
+    report_refusal,
     snapshot_latest_id,
 )
 from deliberation.selectors.moderation import audit_counts_by_action
@@ -75,23 +73,6 @@ def report_conversation_get(
     if refusal is not None:
         raise PermissionDenied(refusal)
     return conversation
-
-
-def report_refusal(
-    *, conversation: Conversation, user: AbstractBaseUser | AnonymousUser | None
-) -> str | None:
-    """Why someone who can see the conversation may not read its report, or None if they
-    may. Pages use it to decide whether to link to the report at all."""
-    if conversation_can_moderate(conversation=conversation, user=user):
-        return None
-    if conversation.report_visibility == ReportVisibility.MODERATORS:
-        return "The moderators of this conversation keep its report private."
-    if (
-        conversation.report_visibility == ReportVisibility.AFTER_CLOSE
-        and conversation_write_state(conversation=conversation) != WriteState.CLOSED
-    ):
-        return "The report of this conversation is published once it closes."
-    return None
 
 
 def report_is_indexable(*, conversation: Conversation) -> bool:
@@ -138,7 +119,7 @@ def participation_timeline(*, conversation: Conversation, watermark: int) -> Tim
     """Participation over time from the vote log, frozen at ``watermark``.
 
     The log is append-only, so the same watermark always gives the same timeline: it is
-    cached for good. One grouped scan counts events per (participant, hour); periods are then
+    cached (a week). One grouped scan counts events per (participant, hour); periods are then
     widened to days or weeks for longer conversations so the chart stays readable.
     """
     # The creation time keeps a recreated database (tests, a restored backup) from reading
@@ -147,7 +128,9 @@ def participation_timeline(*, conversation: Conversation, watermark: int) -> Tim
     cached: Timeline | None = cache.get(key)
     if cached is None:
         cached = _timeline(conversation, watermark)
-        cache.set(key, cached, timeout=None)
+        # Valid for good, but kept a week only: every cache key has a TTL, so the cache
+        # database can evict under volatile-lru (README, Production).
+        cache.set(key, cached, timeout=7 * 24 * 3600)
     return cached
 
 
@@ -318,10 +301,11 @@ class GroupVotes(_GroupNamed):
 
     @cached_property
     def bar_stops(self) -> tuple[str, str]:
-        """Where the agree part of a bar ends, and where the disagree part ends (percent)."""
+        """Where the agree part of a bar ends, and where the disagree part ends, in whole
+        percent: the bar's classes (s1-N, s2-N) name them."""
         return (
-            f"{self._share(self.agree):.1f}",
-            f"{self._share(self.agree + self.disagree):.1f}",
+            f"{self._share(self.agree):.0f}",
+            f"{self._share(self.agree + self.disagree):.0f}",
         )
 
     @cached_property
@@ -439,7 +423,8 @@ class BridgeReport:
     text: str
     statement_id: int | None
     source: str
-    forecast_bridging: float
+    forecast_bridging: float | None
+    """None: no similar, well-voted statement to forecast from."""
     groups: list[BridgeGroup]
     realised_votes: int
     forecast_error: float | None
@@ -489,6 +474,62 @@ class Methodology:
         return round(100 * self.uncertain_threshold)
 
 
+SENSITIVITY_TOP = 5
+"""How many of the top consensus statements the sensitivity line compares."""
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """The outcome with and without the participants the abuse signals flagged
+    (services/sensitivity.py): the number of groups and the top consensus statements."""
+
+    flagged: int
+    k: int
+    k_without: int
+    entered: list[StatementRow]
+    """In the top consensus without the flagged participants, not with them."""
+    left: list[StatementRow]
+    """In the top consensus with the flagged participants, not without them."""
+
+    @property
+    def same_k(self) -> bool:
+        return self.k == self.k_without
+
+    @property
+    def consensus_unchanged(self) -> bool:
+        return not self.entered and not self.left
+
+    @property
+    def changes(self) -> list[tuple[StatementRow, str]]:
+        return [(row, "joins them") for row in self.entered] + [
+            (row, "drops out") for row in self.left
+        ]
+
+
+def _sensitivity(
+    stored: dict[str, Any] | None, rows: dict[int, StatementRow]
+) -> Sensitivity | None:
+    """The stored comparison, with statements resolved to what the report may quote (accepted,
+    not meta). None for a snapshot computed before the comparison existed."""
+    if stored is None or stored.get("unavailable"):
+        return None
+    if not stored.get("flagged"):
+        return Sensitivity(0, 0, 0, [], [])
+
+    def top(ids: list[int]) -> list[int]:
+        shown = [pk for pk in ids if pk in rows and not rows[pk].is_meta]
+        return shown[:SENSITIVITY_TOP]
+
+    with_flagged, without = top(stored["top_consensus"]), top(stored["top_consensus_without"])
+    return Sensitivity(
+        flagged=int(stored["flagged"]),
+        k=int(stored["k"]),
+        k_without=int(stored["k_without"]),
+        entered=[rows[pk] for pk in without if pk not in with_flagged],
+        left=[rows[pk] for pk in with_flagged if pk not in without],
+    )
+
+
 @dataclass(frozen=True)
 class ReportContext:
     conversation: Conversation
@@ -507,6 +548,7 @@ class ReportContext:
     overview: Summary | None
     summary_limitations: list[str]
     bridges: list[BridgeReport]
+    sensitivity: Sensitivity | None
 
     @property
     def sort_label(self) -> str:
@@ -551,9 +593,13 @@ def _bridges(conversation: Conversation) -> list[BridgeReport]:
             realised_votes=suggestion.realised_votes,
             forecast_error=suggestion.forecast_error,
         )
+        # Approval made it a statement; once moderated out or sent back to pending, its text
+        # is no longer public.
         for suggestion in BridgingSuggestion.objects.filter(
-            conversation=conversation, status=SuggestionStatus.APPROVED
-        ).order_by("-forecast_bridging", "id")
+            conversation=conversation,
+            status=SuggestionStatus.APPROVED,
+            statement__status=StatementStatus.ACCEPTED,
+        ).order_by(F("forecast_bridging").desc(nulls_last=True), "id")
     ]
 
 
@@ -715,4 +761,5 @@ def report_build(
         overview=_summary(stored_summary.overview, by_display_id) if stored_summary else None,
         summary_limitations=list(stored_summary.limitations) if stored_summary else [],
         bridges=_bridges(conversation),
+        sensitivity=_sensitivity(results.get("sensitivity"), by_id),
     )

@@ -35,6 +35,7 @@ from deliberation.assistant.duplicates import (
     duplicate_check,
     pair_verdicts,
     read_pairs_csv,
+    statement_vectors_store,
 )
 from deliberation.assistant.moderation import screen_statement
 from deliberation.assistant.provider import get_provider
@@ -54,6 +55,7 @@ from deliberation.models import (
     DuplicateTier,
     ModeratorDecision,
     Participant,
+    RateLimitAction,
     Snapshot,
     SnapshotStatus,
     SnapshotSummary,
@@ -65,6 +67,7 @@ from deliberation.models.assistant import ModerationFlag, ModerationScreening, S
 from deliberation.selectors.assistant import conversation_for_operator
 from deliberation.selectors.groups import groups_view, groups_visible, snapshot_latest
 from deliberation.services.moderation import audit_record, moderation_authorize
+from deliberation.services.ratelimits import ratelimit_check
 from deliberation.services.statements import (
     statement_clean_text,
     statement_create,
@@ -86,8 +89,13 @@ def assistant_dedupe_pairs(*, path: Path) -> dict[str, Any]:
     }
 
 
-def assistant_draft_check(*, conversation: Conversation, text: object) -> DuplicateCheck:
+def assistant_draft_check(
+    *, conversation: Conversation, participant: Participant | None, text: object
+) -> DuplicateCheck:
     """What a statement being drafted resembles, for the hints shown as the author types."""
+    ratelimit_check(
+        action=RateLimitAction.DRAFT_CHECK, conversation=conversation, participant=participant
+    )
     return duplicate_check(
         provider=get_provider(), conversation=conversation, text=statement_clean_text(text)
     )
@@ -195,7 +203,7 @@ def _bridging_store(
             source=draft.source,
             based_on=candidate.based_on,
             forecast={str(group): p for group, p in candidate.forecast.groups.items()},
-            forecast_bridging=candidate.forecast.bridging,
+            forecast_bridging=candidate.forecast.lower_bound,
             ai_call=draft.call,
         )
         for candidate in draft.candidates
@@ -209,6 +217,10 @@ def bridging_suggestions_draft(
     """A moderator asks for new bridging suggestions, stored for review."""
     moderation_authorize(actor=actor, conversation=conversation)
     return _bridging_store(conversation=conversation)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def assistant_bridge_document(*, slug: str) -> dict[str, Any]:
@@ -232,7 +244,7 @@ def assistant_bridge_document(*, slug: str) -> dict[str, Any]:
                 "forecast": {
                     str(group): round(p, 4) for group, p in candidate.forecast.groups.items()
                 },
-                "forecast_bridging": round(candidate.forecast.bridging, 4),
+                "forecast_bridging": _rounded(candidate.forecast.lower_bound),
                 "forecast_from": candidate.forecast.neighbours,
                 "similar": (
                     None
@@ -412,6 +424,12 @@ def assistant_statement_submit(
         conversation=conversation, text=cleaned, author_participant=participant
     )
     with transaction.atomic():
+        if check.vector is not None:
+            # The check embedded the text already: the statement's vector is that one, so
+            # it is computed once (the moderation screening embeds any statement without).
+            statement_vectors_store(
+                statements=[statement], model=check.vector_model, vectors=check.vector[None, :]
+            )
         DuplicateFlag.objects.bulk_create(
             DuplicateFlag(
                 statement=statement,
@@ -419,7 +437,7 @@ def assistant_statement_submit(
                 tier=match.verdict.tier,
                 score=match.verdict.score,
                 stance=match.verdict.stance,
-                method=check.method,
+                method=check.judged_by,
             )
             for match in check.matches
         )
@@ -563,6 +581,15 @@ def assistant_chat(
         chosen = Intent(intent)
     except ValueError:
         raise InvalidInput("Choose one of the assistant's questions.", field="intent") from None
+    if chosen is not Intent.SUBMIT:
+        # A submitted statement counts against the statement limits, in statement_create.
+        ratelimit_check(
+            action=RateLimitAction.DRAFT_CHECK
+            if chosen is Intent.DRAFT
+            else RateLimitAction.ASSISTANT,
+            conversation=conversation,
+            participant=participant,
+        )
     shown = groups_visible(conversation=conversation, user=user)
     snapshot = snapshot_latest(conversation=conversation) if shown else None
     if not shown and chosen in (Intent.GROUPS, Intent.MINE, Intent.BRIDGES):

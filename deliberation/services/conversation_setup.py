@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 from django.utils.text import slugify
 
 from deliberation.errors import AgoraError, Conflict, InvalidInput, NotFound, PermissionDenied
@@ -21,11 +22,13 @@ from deliberation.models import (
     AuditAction,
     Conversation,
     ModerationMode,
+    ParticipantRequirement,
     ReportVisibility,
     Statement,
     Visibility,
 )
-from deliberation.services.access import access_parse_xids
+from deliberation.models.conversations import link_salt_new
+from deliberation.services.access import access_parse_xids, xid_secret
 from deliberation.services.moderation import audit_record, moderation_authorize
 from deliberation.services.statements import statement_create
 
@@ -275,6 +278,66 @@ def conversation_invite_reset(
             after={"invite_version": conversation.invite_version},
         )
     return conversation
+
+
+def conversation_access_set(
+    *,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    conversation: Conversation,
+    members_only: bool,
+    participant_requirement: str,
+) -> Conversation:
+    """Set who may read a member-only conversation and what each participant must prove."""
+    moderator = moderation_authorize(actor=actor, conversation=conversation)
+    _choice(participant_requirement, ParticipantRequirement, "participant_requirement", "Proof")
+    wanted = {"members_only": members_only, "participant_requirement": participant_requirement}
+    with transaction.atomic():
+        # Race: two moderators saving at once; the lock makes each entry's "before" true.
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        before = {field: getattr(locked, field) for field in wanted}
+        if before == wanted:
+            return locked
+        for field, value in wanted.items():
+            setattr(locked, field, value)
+        locked.save(update_fields=[*wanted, "updated_at"])
+        audit_record(
+            actor=moderator,
+            conversation=locked,
+            action=AuditAction.ACCESS_CHANGED,
+            target_type="conversation",
+            target_id=locked.pk,
+            before=before,
+            after=wanted,
+        )
+    return locked
+
+
+def conversation_xid_secret_rotate(
+    *, actor: AbstractBaseUser | AnonymousUser | None, conversation: Conversation
+) -> str:
+    """A new secret for signing external-id links, returned to be shown once.
+
+    Every link signed with the old one stops working, console-made personal links included.
+    """
+    moderator = moderation_authorize(actor=actor, conversation=conversation)
+    with transaction.atomic():
+        # Race: two rotations at once; the lock orders them, the last one's secret holds.
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        locked.xid_salt = link_salt_new()
+        locked.xid_secret_rotated_at = timezone.now()
+        locked.save(update_fields=["xid_salt", "xid_secret_rotated_at", "updated_at"])
+        audit_record(
+            actor=moderator,
+            conversation=locked,
+            action=AuditAction.XID_SECRET_ROTATED,
+            target_type="conversation",
+            target_id=locked.pk,
+            before=None,
+            after={"rotated_at": locked.xid_secret_rotated_at.isoformat()},
+        )
+    conversation.xid_salt = locked.xid_salt
+    conversation.xid_secret_rotated_at = locked.xid_secret_rotated_at
+    return xid_secret(conversation=locked)
 
 
 def _owner_authorize(

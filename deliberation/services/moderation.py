@@ -43,7 +43,7 @@ def moderation_authorize(
 
 def audit_record(
     *,
-    actor: User,
+    actor: User | None,
     conversation: Conversation,
     action: AuditAction,
     target_type: str,
@@ -51,11 +51,15 @@ def audit_record(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> AuditLogEntry:
-    """Write one audit entry. Call it inside the transaction that makes the change."""
+    """Write one audit entry. Call it inside the transaction that makes the change.
+
+    ``actor`` is None for what a participant does to their own identity (moving to a new
+    device with their signed link); the log names them "participant".
+    """
     return AuditLogEntry.objects.create(
         conversation=conversation,
         actor=actor,
-        actor_username=actor.get_username(),
+        actor_username=actor.get_username() if actor is not None else "participant",
         action=action,
         target_type=target_type,
         target_id=target_id,

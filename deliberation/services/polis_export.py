@@ -7,11 +7,22 @@ import → export → import gives back the same conversation. Rows that have no
 Polis id in use, in database order, so they can never take an imported row's id.
 
 Exports are deterministic: the same database gives the same bytes.
+
+Two audiences. The operator's ``export_polis`` command writes everything (every status,
+original ids) so a conversation round-trips whole. The report's public bundle
+(``public=True``) holds only what moderators approved: accepted statements and the votes on
+them; participants appear under per-export numbers (``participant_pseudonyms``), never their
+xid or database id.
 """
 
+import csv
+import io
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from django.db.models import Min
 
 from clustering.polis_export import (
     COMMENTS_COLUMNS,
@@ -63,11 +74,64 @@ def polis_ids(rows: Iterable[tuple[int, str | None]]) -> dict[int, int]:
     return ids
 
 
+def participant_pseudonyms(*, conversation: Conversation, watermark: int | None) -> dict[int, int]:
+    """Participant database id → the number public exports give them, as Polis numbers its
+    pids: 0..N-1 in the order people first voted (up to ``watermark``), then the authors of
+    accepted statements who never voted, by arrival. Stable for one snapshot; it says
+    nothing about anyone beyond when they arrived."""
+    events = VoteEvent.objects.filter(conversation=conversation)
+    if watermark is not None:
+        events = events.filter(id__lte=watermark)
+    voters = [
+        pk
+        for pk, _ in events.values_list("participant_id")
+        .annotate(first=Min("id"))
+        .order_by("first")
+        .values_list("participant_id", "first")
+    ]
+    numbers = {pk: number for number, pk in enumerate(voters)}
+    authors = (
+        Statement.objects.filter(
+            conversation=conversation,
+            status=StatementStatus.ACCEPTED,
+            author_participant__isnull=False,
+        )
+        .exclude(author_participant_id__in=numbers)
+        .values_list("author_participant_id", flat=True)
+        .distinct()
+        .order_by("author_participant_id")
+    )
+    for pk in authors:
+        numbers[pk] = len(numbers)
+    return numbers
+
+
+# What a spreadsheet would run as a formula (OWASP's list), and a plain number, which it
+# would not and which must stay a number (votes of -1).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def spreadsheet_safe_csv(content: bytes) -> bytes:
+    """The same CSV with every cell a spreadsheet would evaluate made inert by a leading
+    apostrophe. For people opening the files in Excel or LibreOffice; the Polis bundle keeps
+    the raw text, which import needs."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in csv.reader(io.StringIO(content.decode("utf-8"), newline="")):
+        writer.writerow(
+            "'" + cell if cell.startswith(_FORMULA_START) and not _NUMBER.fullmatch(cell) else cell
+            for cell in row
+        )
+    return buffer.getvalue().encode("utf-8")
+
+
 def polis_export_files(
     *,
     conversation: Conversation,
     groups: Mapping[int, int] | None = None,
     watermark: int | None = None,
+    public: bool = False,
 ) -> dict[str, bytes]:
     """The export as ``{file name: CSV bytes}``: comments.csv, votes.csv,
     participants-votes.csv and summary.csv.
@@ -77,12 +141,19 @@ def polis_export_files(
     empty, as Polis leaves it for participants it did not place in a group.
     ``watermark`` freezes the votes at a snapshot: only vote events up to that id, and the
     latest votes as they stood then. Statements and their statuses are today's.
+    ``public``: accepted statements and the votes on them only, participants numbered by
+    ``participant_pseudonyms`` (see the module docstring).
     """
-    participant_ids = polis_ids(
-        Participant.objects.filter(conversation=conversation).values_list("id", "xid")
-    )
+    statement_query = Statement.objects.filter(conversation=conversation)
+    if public:
+        participant_ids = participant_pseudonyms(conversation=conversation, watermark=watermark)
+        statement_query = statement_query.filter(status=StatementStatus.ACCEPTED)
+    else:
+        participant_ids = polis_ids(
+            Participant.objects.filter(conversation=conversation).values_list("id", "xid")
+        )
     statements = list(
-        Statement.objects.filter(conversation=conversation).values_list(
+        statement_query.values_list(
             "id",
             "external_id",
             "author_participant_id",
@@ -95,6 +166,10 @@ def polis_export_files(
     )
     statement_ids = polis_ids((row[0], row[1]) for row in statements)
     event_query = VoteEvent.objects.filter(conversation=conversation)
+    vote_query = Vote.objects.filter(conversation=conversation)
+    if public:
+        event_query = event_query.filter(statement__status=StatementStatus.ACCEPTED)
+        vote_query = vote_query.filter(statement__status=StatementStatus.ACCEPTED)
     if watermark is not None:
         event_query = event_query.filter(id__lte=watermark)
     event_rows = list(
@@ -103,9 +178,9 @@ def polis_export_files(
     if watermark is None:
         latest = {
             (participant_ids[participant], statement_ids[statement]): value
-            for participant, statement, value in Vote.objects.filter(
-                conversation=conversation
-            ).values_list("participant_id", "statement_id", "value")
+            for participant, statement, value in vote_query.values_list(
+                "participant_id", "statement_id", "value"
+            )
         }
     else:
         # As the importer decides: the latest event wins, the later one on a tie.

@@ -7,6 +7,7 @@ running an import twice changes nothing and a moderator's later decisions surviv
 re-import of a newer export.
 """
 
+import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -16,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, connection, transaction
 
-from clustering.polis_export import COMMENTS_FILE, SUMMARY_FILE, PolisExport
+from clustering.polis_export import COMMENTS_FILE, SUMMARY_FILE, PolisComment, PolisExport
 from deliberation.errors import Conflict, InvalidInput
 from deliberation.models import (
     Conversation,
@@ -29,12 +30,14 @@ from deliberation.models import (
     VoteEvent,
     normalize_statement_text,
 )
-from deliberation.models.conversations import STATEMENT_MAX_LENGTH
+from deliberation.models.conversations import STATEMENT_KEY_MAX_LENGTH, STATEMENT_MAX_LENGTH
 from deliberation.polis_format import PolisFormatError, ms_to_datetime, polis_read
 from deliberation.services.conversation_setup import (
     ConversationSettings,
     conversation_settings_clean,
 )
+from deliberation.services.statements import statement_clean_text
+from deliberation.services.text import text_is_visible, text_remove_unstorable
 
 BATCH_SIZE = 5000
 _STATUS_BY_MODERATED = {
@@ -43,6 +46,10 @@ _STATUS_BY_MODERATED = {
     -1: StatementStatus.REJECTED,
 }
 _SLUG_MAX_LENGTH = Conversation._meta.get_field("slug").max_length or 100
+# Polis's ids are 64-bit: a larger one cannot be a Polis id, and would overflow Agora's columns.
+MAX_ID = 2**63 - 1
+# The text of a comment Polis exported empty (a statement's text cannot be).
+EMPTY_COMMENT_TEXT = "(This comment was empty in the Polis export.)"
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,9 @@ class PolisImportResult:
     votes_file: str
     participants_added: int
     statements_added: int
+    # Comments that could not be statements as exported (empty, too long, control
+    # characters): added, as rejected, with a warning each.
+    statements_rejected_on_import: int
     vote_events_added: int
     votes_written: int
     warnings: tuple[str, ...]
@@ -82,6 +92,7 @@ def polis_import(
     if len(slug) > _SLUG_MAX_LENGTH:
         raise InvalidInput(f"A slug can be at most {_SLUG_MAX_LENGTH} characters.", field="slug")
     export = polis_read(directory)
+    _refuse_out_of_range_ids(export)
     try:
         settings = conversation_settings_clean(
             ConversationSettings(
@@ -118,7 +129,7 @@ def _import(*, export: PolisExport, slug: str, settings: ConversationSettings) -
     participant_ids, participants_added = _participants_add(
         conversation=conversation, export=export
     )
-    statement_ids, statements_added, warnings = _statements_add(
+    statement_ids, statements_added, statements_rejected, warnings = _statements_add(
         conversation=conversation, export=export, participant_ids=participant_ids
     )
     events = _events(export=export, participant_ids=participant_ids, statement_ids=statement_ids)
@@ -131,10 +142,22 @@ def _import(*, export: PolisExport, slug: str, settings: ConversationSettings) -
         votes_file=export.votes_file,
         participants_added=participants_added,
         statements_added=statements_added,
+        statements_rejected_on_import=statements_rejected,
         vote_events_added=vote_events_added,
         votes_written=votes_written,
         warnings=tuple(warnings),
     )
+
+
+def _refuse_out_of_range_ids(export: PolisExport) -> None:
+    for comment in export.comments:
+        for column, value in (("comment-id", comment.comment_id), ("author-id", comment.author_id)):
+            if value is not None and value > MAX_ID:
+                raise PolisFormatError(
+                    export.path(COMMENTS_FILE),
+                    comment.line,
+                    f"{column} must be at most {MAX_ID}, got {value}",
+                )
 
 
 def _participant_xids(conversation: Conversation) -> dict[str, int]:
@@ -146,7 +169,8 @@ def _participants_add(
     *, conversation: Conversation, export: PolisExport
 ) -> tuple[dict[int, int], int]:
     """Polis participant id → participant database id, adding the missing ones (voters and
-    authors), and how many were added. Polis ids become ``xid``s."""
+    authors), and how many were added. Polis ids become ``xid``s, marked imported so no
+    link can ever claim them."""
     polis_ids = set(export.votes.voter_ids.tolist())
     polis_ids.update(c.author_id for c in export.comments if c.author_id is not None)
     existing = _participant_xids(conversation)
@@ -156,7 +180,10 @@ def _participants_add(
         # participant_get_or_create); ON CONFLICT DO NOTHING on participant_unique_xid keeps
         # one participant per xid and the re-read below picks whichever row won.
         Participant.objects.bulk_create(
-            [Participant(conversation=conversation, xid=str(polis_id)) for polis_id in missing],
+            [
+                Participant(conversation=conversation, xid=str(polis_id), imported=True)
+                for polis_id in missing
+            ],
             batch_size=BATCH_SIZE,
             ignore_conflicts=True,
         )
@@ -176,14 +203,37 @@ def _disambiguated_text_key(text_key: str, external_id: str) -> str:
     another twin either.
     """
     suffix = f"\nexternal id {external_id}"
-    return text_key[: STATEMENT_MAX_LENGTH - len(suffix)] + suffix
+    return text_key[: STATEMENT_KEY_MAX_LENGTH - len(suffix)] + suffix
+
+
+def _comment_text(comment: PolisComment) -> tuple[str, str | None]:
+    """The comment's text as a statement, and, when it could not be one as exported, why
+    and what was done (the statement is then imported as rejected).
+
+    Polis exports what its moderators kept out, empty and over-long comments included; a
+    researcher importing the export must still get the rest, and these comments' votes.
+    """
+    try:
+        return statement_clean_text(comment.body), None
+    except InvalidInput as refusal:
+        problem = refusal.message
+    kept = text_remove_unstorable(unicodedata.normalize("NFC", comment.body)).strip()
+    if not text_is_visible(kept):
+        return EMPTY_COMMENT_TEXT, f"{problem} Imported it as rejected, with a placeholder text."
+    if len(kept) > STATEMENT_MAX_LENGTH:
+        kept = kept[:STATEMENT_MAX_LENGTH].strip()
+        return kept, (
+            f"{problem} Imported it as rejected, cut to {STATEMENT_MAX_LENGTH} characters."
+        )
+    return kept, f"{problem} Imported it as rejected, without them."
 
 
 def _statements_add(
     *, conversation: Conversation, export: PolisExport, participant_ids: dict[int, int]
-) -> tuple[dict[int, int], int, list[str]]:
+) -> tuple[dict[int, int], int, int, list[str]]:
     """Polis comment id → statement database id, adding the comments not imported yet (those
-    whose comment id is no statement's external id), their count, and warnings."""
+    whose comment id is no statement's external id), their count, how many of them were
+    rejected because they could not be statements as exported, and warnings."""
     existing = list(
         Statement.objects.filter(conversation=conversation).values_list(
             "id", "external_id", "text_key"
@@ -196,30 +246,42 @@ def _statements_add(
     }
     warnings: list[str] = []
     added: list[Statement] = []
+    rejected = 0
     for comment in sorted(export.comments, key=lambda comment: comment.comment_id):
         external_id = str(comment.comment_id)
         if external_id in by_external_id:
             continue
-        text_key = normalize_statement_text(comment.body)
-        if text_key in key_holders:
+        text, problem = _comment_text(comment)
+        status = _STATUS_BY_MODERATED[comment.moderated]
+        if problem is not None:
+            warnings.append(
+                f"{export.path(COMMENTS_FILE)}:{comment.line}: comment {external_id}: {problem}"
+            )
+            status = StatementStatus.REJECTED
+            rejected += 1
+        text_key = normalize_statement_text(text)
+        # A rejected comment's warning is said already (and every empty one has the same
+        # placeholder): a twin of it needs its own key, not a second warning.
+        if text_key in key_holders and problem is None:
             warnings.append(
                 f"{export.path(COMMENTS_FILE)}:{comment.line}: comment {external_id} has the "
                 f"same text as {key_holders[text_key]} (ignoring case and spacing); "
                 "imported it as a separate statement so neither it nor its votes are lost"
             )
+        if text_key in key_holders:
             text_key = _disambiguated_text_key(text_key, external_id)
         key_holders[text_key] = f"comment {external_id}"
         added.append(
             Statement(
                 conversation=conversation,
-                text=comment.body,
+                text=text,
                 # bulk_create skips Statement.save(), which is what fills text_key.
                 text_key=text_key,
                 external_id=external_id,
                 author_participant_id=(
                     participant_ids[comment.author_id] if comment.author_id is not None else None
                 ),
-                status=_STATUS_BY_MODERATED[comment.moderated],
+                status=status,
                 is_meta=comment.is_meta,
                 is_seed=comment.is_seed,
                 created_at=ms_to_datetime(comment.created_ms),
@@ -230,7 +292,7 @@ def _statements_add(
     ids = {
         comment.comment_id: by_external_id[str(comment.comment_id)] for comment in export.comments
     }
-    return ids, len(added), warnings
+    return ids, len(added), rejected, warnings
 
 
 _Event = tuple[int, int, datetime, int]  # participant id, statement id, time, value

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, connections, transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
@@ -171,14 +172,22 @@ def recompute_catch_up() -> list[int]:
     return scheduled
 
 
+def recompute_stale_s() -> float:
+    """How long a running snapshot may go without a heartbeat before its worker counts as dead:
+    ``STALE_BEATS`` missed beats."""
+    recluster = settings.AGORA_RECLUSTER
+    return float(recluster["HEARTBEAT_S"] * recluster["STALE_BEATS"])
+
+
 def snapshots_reap() -> list[int]:
     """Hand runs whose worker died back to the queue, and resend tasks of stranded queued runs.
 
-    A running snapshot whose heartbeat is older than ``STALE_S`` lost its worker: it is queued
-    again (or, if a newer run is already queued, marked failed, since that run covers it).
-    Returns the ids of the snapshots whose task was sent again.
+    A running snapshot that missed ``STALE_BEATS`` heartbeats lost its worker: it is queued
+    again, or, if a newer run is already queued (it absorbed every trigger since), marked
+    failed, and that newer run is sent at once. Returns the ids of the snapshots whose task
+    was sent again.
     """
-    stale_s = settings.AGORA_RECLUSTER["STALE_S"]
+    stale_s = recompute_stale_s()
     now = timezone.now()
     stale_before = now - timedelta(seconds=stale_s)
     resent: list[int] = []
@@ -210,14 +219,31 @@ def snapshots_reap() -> list[int]:
             logger.warning("snapshot %s lost its worker; queued again", snapshot.pk)
             snapshot_dispatch(snapshot_id=snapshot.pk)
             resent.append(snapshot.pk)
-    # A queued run normally starts within the debounce; one still waiting after STALE_S has
-    # lost its task message (broker restart) or gave way to a run that died.
-    stranded = Snapshot.objects.filter(
-        status=SnapshotStatus.QUEUED, created_at__lt=stale_before
-    ).values_list("pk", flat=True)
-    for snapshot_id in stranded:
-        snapshot_dispatch(snapshot_id=snapshot_id)
-        resent.append(snapshot_id)
+    # A queued run normally starts once its debounce ends, or as soon as the run ahead of it
+    # finishes. One still waiting a stale period later, with no live run ahead of it, has lost
+    # its task message (a broker restart, or a killed worker holding it unacknowledged).
+    debounce_s = settings.AGORA_RECLUSTER["DEBOUNCE_S"]
+    live_run = Snapshot.objects.filter(
+        conversation=OuterRef("conversation"),
+        status=SnapshotStatus.RUNNING,
+        heartbeat_at__gte=stale_before,
+    )
+    stranded = (
+        Snapshot.objects.filter(
+            status=SnapshotStatus.QUEUED,
+            created_at__lt=stale_before - timedelta(seconds=debounce_s),
+        )
+        .exclude(Exists(live_run))
+        .values_list("pk", "created_at")
+    )
+    for snapshot_id, created_at in stranded:
+        # Once per stale period: a sweep every few seconds must not pile copies of the
+        # message into a queue no worker is reading. The creation time keeps the key apart
+        # from a snapshot of the same id in another database (a recreated test database).
+        key = f"agora:snapshot-resent:{snapshot_id}:{created_at.timestamp()}"
+        if cache.add(key, True, timeout=stale_s):
+            snapshot_dispatch(snapshot_id=snapshot_id)
+            resent.append(snapshot_id)
     return resent
 
 

@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from time import perf_counter
 from typing import Any
@@ -38,7 +38,12 @@ from deliberation.models import (
 )
 from deliberation.selectors.groups import BULKY_FIELDS
 from deliberation.services.assistant import assistant_summary_schedule
-from deliberation.services.recompute import snapshot_dispatch_waiting, snapshot_queue
+from deliberation.services.recompute import (
+    recompute_stale_s,
+    snapshot_dispatch_waiting,
+    snapshot_queue,
+)
+from deliberation.services.sensitivity import flagged_participants, sensitivity_compute
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +99,8 @@ class VoteInput:
     previous_state: dict[str, Any] | None
     # What this run stores for the next one's incremental load (None: it loads in full).
     vote_arrays: bytes | None = None
+    # Participants the abuse signals flag, for the report's sensitivity line.
+    flagged: list[int] = field(default_factory=list)
 
 
 def snapshot_claim(*, snapshot_id: int) -> int | None:
@@ -103,7 +110,7 @@ def snapshot_claim(*, snapshot_id: int) -> int | None:
     one is claimable once its heartbeat is stale (its worker died).
     """
     now = timezone.now()
-    stale_before = now - timedelta(seconds=settings.AGORA_RECLUSTER["STALE_S"])
+    stale_before = now - timedelta(seconds=recompute_stale_s())
     other_running = Snapshot.objects.filter(
         conversation=OuterRef("conversation"), status=SnapshotStatus.RUNNING
     ).exclude(pk=snapshot_id)
@@ -442,6 +449,8 @@ def snapshot_load_input(*, conversation_id: int) -> VoteInput:
             vote_arrays = current.pack()
         else:
             participants, statements, values = _votes_load(conversation_id)
+    # Outside the loading transaction: the burst scan is slow, and needs no consistent read.
+    flagged = flagged_participants(conversation_id=conversation_id)
     pending = [pk for pk, status, _ in by_status if status == StatementStatus.PENDING]
     if pending:
         # Pending statements are not in the math: a statement moved back to pending keeps
@@ -458,6 +467,7 @@ def snapshot_load_input(*, conversation_id: int) -> VoteInput:
         excluded=excluded,
         previous_state=previous_state,
         vote_arrays=vote_arrays,
+        flagged=flagged,
     )
 
 
@@ -501,6 +511,17 @@ def _results_fields(data: VoteInput) -> dict[str, Any]:
     # Positions are stored packed in their own column; the JSON keeps the rest.
     del results["participants"]
     timings_ms = results.pop("timings_ms")
+    started = perf_counter()
+    results["sensitivity"] = sensitivity_compute(
+        votes=(data.participants, data.statements, data.values),
+        moderated_out=data.moderated_out,
+        meta=data.meta,
+        excluded=data.excluded,
+        previous_state=data.previous_state,
+        flagged=data.flagged,
+        analysis=analysis,
+    )
+    timings_ms["sensitivity"] = (perf_counter() - started) * 1000.0
     return base | {
         "n_participants": len(analysis.participant_ids),
         "n_in_conv": int(analysis.in_conv.sum()),
@@ -649,10 +670,12 @@ def snapshot_summaries_catch_up() -> list[int]:
 
     The safety net behind the summary task a succeeded run sends: a message lost to a broker
     outage or a worker crash would otherwise leave the group summaries missing for good.
-    Snapshots finished less than ``STALE_S`` ago are left to the task already on its way.
+    Snapshots finished less than ``SUMMARY_GRACE_S`` ago are left to the task on its way.
     Returns the snapshot ids whose summary was queued.
     """
-    finished_before = timezone.now() - timedelta(seconds=settings.AGORA_RECLUSTER["STALE_S"])
+    finished_before = timezone.now() - timedelta(
+        seconds=settings.AGORA_RECLUSTER["SUMMARY_GRACE_S"]
+    )
     newer_success = Snapshot.objects.filter(
         conversation=OuterRef("conversation"),
         status=SnapshotStatus.SUCCEEDED,

@@ -1,5 +1,6 @@
 """Adding statements to a conversation."""
 
+import unicodedata
 from datetime import datetime
 
 from django.contrib.auth.models import User
@@ -23,14 +24,24 @@ from deliberation.models import (
 from deliberation.models.conversations import STATEMENT_MAX_LENGTH
 from deliberation.services.access import access_check_write
 from deliberation.services.recompute import recompute_schedule
+from deliberation.services.text import text_is_visible, text_refuse_unstorable
 
 
 def statement_clean_text(text: object) -> str:
-    """The statement text, trimmed, or a clear error saying what is wrong with it."""
+    """The statement text, composed (NFC) and trimmed, or a clear error saying what is wrong
+    with it.
+
+    Composed first, so the length counts what a reader sees ("é" is one character however it
+    was typed) and the stored text and its key (normalize_statement_text) are the ones every
+    path (API, web, assistant, console, import) produces for the same words.
+    """
     if not isinstance(text, str):
         raise InvalidInput("A statement must be text.", field="text")
-    cleaned = text.strip()
-    if not cleaned:
+    # On the text as sent, so the position given is the sender's, and so control characters
+    # that strip() takes for spacing (U+001C to U+001F, U+0085) are refused, not trimmed.
+    text_refuse_unstorable(text, subject="A statement", field="text")
+    cleaned = unicodedata.normalize("NFC", text).strip()
+    if not text_is_visible(cleaned):
         raise InvalidInput("A statement cannot be empty.", field="text")
     if len(cleaned) > STATEMENT_MAX_LENGTH:
         raise InvalidInput(

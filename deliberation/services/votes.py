@@ -16,6 +16,7 @@ from deliberation.models import (
 from deliberation.models.votes import REASON_MAX_LENGTH
 from deliberation.services.access import access_check_write
 from deliberation.services.recompute import recompute_schedule
+from deliberation.services.text import text_refuse_unstorable
 
 
 def vote_clean_value(value: object) -> int:
@@ -44,6 +45,7 @@ def vote_cast(
     """
     number = vote_clean_value(value)
     reason = (reason or "").strip()
+    text_refuse_unstorable(reason, subject="A reason", field="reason")
     if len(reason) > REASON_MAX_LENGTH:
         raise InvalidInput(
             f"A reason can be at most {REASON_MAX_LENGTH} characters.", field="reason"

@@ -2,8 +2,9 @@
 moderators' AI ledger and bridging review (under the console's permission check).
 
 The participant's fragments answer htmx posts with status 200 even when the answer is a
-refusal: the refusal is part of the conversation with the assistant, shown in the panel
-(htmx does not swap error responses), and a failing model only ever means an offline answer.
+refusal: the refusal is part of the conversation with the assistant, shown in the panel, and
+a failing model only ever means an offline answer. A rate limit's refusal is the exception:
+a 429 (base.html has htmx swap 4xx answers like any other), shown in the panel the same way.
 Without JavaScript the same forms post plainly and get the whole conversation page back, with
 the answer in the panel (or the hints under the statement being drafted).
 """
@@ -19,8 +20,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from deliberation.assistant.chat import ChatReply, Intent
 from deliberation.console.views import console_view
-from deliberation.errors import AgoraError, NotFound
-from deliberation.identity import request_participant, request_participant_acting
+from deliberation.errors import AgoraError, NotFound, PermissionDenied, RateLimited
+from deliberation.identity import (
+    request_participant,
+    request_participant_acting,
+    request_read_require,
+)
 from deliberation.models import Conversation, DuplicateTier, Participant, SuggestionStatus
 from deliberation.selectors.assistant import ai_ledger_page, ai_ledger_totals, bridging_list
 from deliberation.selectors.conversations import conversation_get
@@ -38,8 +43,8 @@ LEDGER_PAGE_SIZE = 50
 
 def _conversation(request: HttpRequest, slug: str) -> Conversation | HttpResponse:
     try:
-        return conversation_get(slug=slug, user=request.user)
-    except NotFound as error:
+        return request_read_require(request, conversation_get(slug=slug, user=request.user))
+    except (NotFound, PermissionDenied) as error:
         response = render(request, "error.html", {"error": error}, status=error.status_code)
         response["HX-Refresh"] = "true"
         return response
@@ -49,6 +54,8 @@ def _conversation_page(
     request: HttpRequest,
     conversation: Conversation,
     participant: Participant | None,
+    *,
+    status: int = 200,
     **extra: Any,
 ) -> HttpResponse:
     """The whole conversation page, for a form posted without JavaScript."""
@@ -57,6 +64,7 @@ def _conversation_page(
         request,
         CONVERSATION_TEMPLATE,
         page_context(conversation, card, tiers=DuplicateTier, **extra),
+        status=status,
     )
 
 
@@ -69,22 +77,31 @@ def draft_check(request: HttpRequest, slug: str) -> HttpResponse:
         return conversation
     text = request.POST.get("text", "")
     hints: dict[str, Any] = {}
+    participant = request_participant(request, conversation, create=False)
     if text.strip():
         try:
-            hints["check"] = assistant_draft_check(conversation=conversation, text=text)
+            hints["check"] = assistant_draft_check(
+                conversation=conversation, participant=participant, text=text
+            )
         except AgoraError as error:
             hints["error"] = error
+    status = _status(hints.get("error"))
     if is_htmx(request):
         return render(
             request,
             "assistant/_draft_hints.html",
             {"conversation": conversation, "tiers": DuplicateTier, **hints},
+            status=status,
         )
-    try:
-        participant = request_participant(request, conversation, create=False)
-    except AgoraError as error:
-        return _conversation_page(request, conversation, None, join_error=error)
-    return _conversation_page(request, conversation, participant, statement_draft=text, **hints)
+    return _conversation_page(
+        request, conversation, participant, status=status, statement_draft=text, **hints
+    )
+
+
+def _status(error: AgoraError | None) -> int:
+    """Refusals are answers in the panel (200), except a rate limit's: a 429, whose
+    Retry-After tells a script when to come back."""
+    return error.status_code if isinstance(error, RateLimited) else 200
 
 
 @require_POST
@@ -112,15 +129,19 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
         context["error"] = error
         context["existing_id"] = getattr(error, "existing_id", None)
         context["reply"] = ChatReply(intent=Intent.DRAFT, draft=text)
+    status = _status(context.get("error"))
     if is_htmx(request):
         return render(
             request,
             "assistant/_chat_reply.html",
             {**context, "conversation": conversation, "tiers": DuplicateTier},
+            status=status,
         )
     # Read afresh: a newcomer's participant went with a refused statement.
     participant = request_participant(request, conversation, create=False)
-    return _conversation_page(request, conversation, participant, assistant_exchange=context)
+    return _conversation_page(
+        request, conversation, participant, status=status, assistant_exchange=context
+    )
 
 
 @require_GET

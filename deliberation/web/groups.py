@@ -12,9 +12,8 @@ from django.urls import path
 from django.views.decorators.http import require_GET
 
 from deliberation.errors import AgoraError, NotFound, PermissionDenied
-from deliberation.identity import request_participant
+from deliberation.identity import request_participant, request_read_require
 from deliberation.models import Conversation
-from deliberation.report.svg import UNGROUPED, group_colour
 from deliberation.selectors.conversations import conversation_get
 from deliberation.selectors.groups import (
     groups_view,
@@ -44,8 +43,6 @@ def _panel_context(request: HttpRequest, conversation: Conversation) -> dict[str
         "snapshot": snapshot,
         "view": view,
         "map": group_map,
-        "group_colours": [(label, group_colour(label)) for label, *_ in group_map.rows]
-        + [("none", UNGROUPED)],
         "position": position,
         "agreed_with_group": agreed,
     }
@@ -54,7 +51,7 @@ def _panel_context(request: HttpRequest, conversation: Conversation) -> dict[str
 @require_GET
 def groups_page(request: HttpRequest, slug: str) -> HttpResponse:
     try:
-        conversation = conversation_get(slug=slug, user=request.user)
+        conversation = request_read_require(request, conversation_get(slug=slug, user=request.user))
     except AgoraError as error:
         return render(request, "error.html", {"error": error}, status=error.status_code)
     return render(request, "groups/page.html", _panel_context(request, conversation))
@@ -63,7 +60,7 @@ def groups_page(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def groups_panel(request: HttpRequest, slug: str) -> HttpResponse:
     try:
-        conversation = conversation_get(slug=slug, user=request.user)
+        conversation = request_read_require(request, conversation_get(slug=slug, user=request.user))
     except AgoraError as error:
         return render(request, "error.html", {"error": error}, status=error.status_code)
     known = request.GET.get("known", "")

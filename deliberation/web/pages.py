@@ -75,6 +75,8 @@ class VotingCard:
     statement: Statement | None
     progress: Progress
     state: WriteState
+    notice: str = ""
+    """Why a linked statement is not on the card (then no other statement is)."""
 
 
 def voting_card(
@@ -83,12 +85,14 @@ def voting_card(
     participant: Participant | None,
     requested: object = None,
     kept_out: bool = False,
+    linked: bool = False,
 ) -> VotingCard:
     """The card to show this participant, or this visitor (``None``: not yet a participant,
     who has voted on nothing). ``kept_out``: the access mode refuses them, so no card.
 
     ``requested`` (a statement id from a link or from the card the page already shows) is
-    kept when the participant can still vote on it; otherwise the routing draws the next.
+    kept when the participant can still vote on it; otherwise the routing draws the next,
+    except for a ``linked`` one that is not open for voting at all: the card says so.
     """
     state = conversation_write_state(conversation=conversation)
     progress = participant_progress(conversation_id=conversation.pk, participant=participant)
@@ -97,11 +101,31 @@ def voting_card(
     statement = _unvoted_statement(
         conversation=conversation, participant=participant, requested=requested
     )
+    if statement is None and linked and requested and not _open_for_voting(conversation, requested):
+        # A link to a rejected, pending or unknown statement: say so rather than putting
+        # another statement in its place, which would read as the one linked to.
+        return VotingCard(
+            statement=None,
+            progress=progress,
+            state=state,
+            notice=f"Statement {str(requested)[:20]} is not open for voting: it is not in this "
+            "conversation, or the moderators have not accepted it.",
+        )
     if statement is None:
         statement = statement_next_for_participant(
             conversation_id=conversation.pk, participant=participant
         )
     return VotingCard(statement=statement, progress=progress, state=state)
+
+
+def _open_for_voting(conversation: Conversation, requested: object) -> bool:
+    try:
+        pk = int(str(requested))
+    except ValueError:
+        return False
+    return Statement.objects.filter(
+        conversation=conversation, pk=pk, status=StatementStatus.ACCEPTED
+    ).exists()
 
 
 def _unvoted_statement(

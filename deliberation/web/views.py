@@ -16,12 +16,17 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from deliberation.errors import AgoraError, DuplicateStatement, NotFound
-from deliberation.identity import request_participant, request_participant_writing
+from deliberation.errors import AgoraError, DuplicateStatement, NotFound, PermissionDenied
+from deliberation.identity import (
+    request_participant,
+    request_participant_writing,
+    request_read_require,
+)
 from deliberation.models import (
     Conversation,
     ModerationMode,
     Participant,
+    ParticipantRequirement,
     Statement,
     StatementStatus,
 )
@@ -72,6 +77,10 @@ def home(request: HttpRequest) -> HttpResponse:
 @_with_conversation
 def conversation_detail(request: HttpRequest, conversation: Conversation) -> HttpResponse:
     try:
+        request_read_require(request, conversation)
+    except PermissionDenied as error:
+        return _error_page(request, error)
+    try:
         participant = _page_participant(request, conversation)
     except AgoraError as error:
         return _join_refusal(request, conversation, error, CONVERSATION_TEMPLATE)
@@ -79,8 +88,15 @@ def conversation_detail(request: HttpRequest, conversation: Conversation) -> Htt
         conversation=conversation,
         participant=participant,
         requested=request.GET.get("statement"),
+        linked=True,
     )
-    return render(request, CONVERSATION_TEMPLATE, page_context(conversation, card))
+    # Conversations that count one participant per address offer the link form up front.
+    email_form = conversation.participant_requirement == ParticipantRequirement.EMAIL and (
+        participant is None or participant.email_hash is None
+    )
+    return render(
+        request, CONVERSATION_TEMPLATE, page_context(conversation, card, email_form=email_form)
+    )
 
 
 @require_POST

@@ -338,7 +338,7 @@ class TestVotes:
     def test_votes_over_the_rate_limit_are_a_429_and_not_stored(
         self, conversation: Conversation, participant_client: APIClient, settings: Settings
     ) -> None:
-        settings.AGORA_RATE_LIMITS = {RateLimitAction.VOTE: 1}
+        settings.AGORA_RATE_LIMITS = {RateLimitAction.VOTE: {"participant": 1}}
         first, second = StatementFactory.create_batch(2, conversation=conversation)
         votes = url("vote-list", conversation)
         assert (
@@ -481,7 +481,7 @@ class TestRefusedFirstWrite:
     def test_refusal_of_a_participant_keeps_their_rate_limit_hit(
         self, conversation: Conversation, participant_client: APIClient, settings: Settings
     ) -> None:
-        settings.AGORA_RATE_LIMITS = {RateLimitAction.VOTE: 1}
+        settings.AGORA_RATE_LIMITS = {RateLimitAction.VOTE: {"participant": 1}}
         first, second = StatementFactory.create_batch(2, conversation=conversation)
         votes = url("vote-list", conversation)
         participant_client.post(votes, {"statement": first.pk, "value": 1})

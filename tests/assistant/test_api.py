@@ -27,7 +27,7 @@ def test_draft_check_tiers_the_draft(camps: Camps) -> None:
     assert answer.status_code == 200
     assert answer.json()["tier"] == "duplicate"
     assert answer.json()["matches"][0]["statement"] == camps.statements[3].pk
-    assert answer.json()["method"] == "offline" and answer.json()["limitations"]
+    assert answer.json()["method"] == "local" and answer.json()["limitations"]
 
 
 def test_draft_check_refuses_an_empty_draft_with_the_error_shape(camps: Camps) -> None:

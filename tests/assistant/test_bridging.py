@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from deliberation.assistant.bridging import OFFLINE_BRIDGE_LIMITATION, draft_bridges
 from deliberation.assistant.provider import get_provider
+from deliberation.assistant.summaries import summary_facts
 from deliberation.errors import Conflict, NotFound, PermissionDenied
 from deliberation.models import (
     AICall,
@@ -16,6 +17,7 @@ from deliberation.models import (
     Snapshot,
     Statement,
 )
+from deliberation.selectors.groups import groups_view
 from deliberation.services.assistant import (
     assistant_snapshot_follow_up,
     bridging_suggestion_decide,
@@ -25,10 +27,11 @@ from tests.assistant.data import (
     BIKE_LANES,
     LIBRARY_TOO,
     TEXTS,
+    UNRELATED_DRAFT,
     answer_stances_same,
     run_snapshot,
 )
-from tests.factories import UserFactory
+from tests.factories import StatementFactory, UserFactory
 from tests.fake_openai import Failure, FakeOpenAI
 from tests.snapshot_data import Camps, votes_write
 
@@ -49,11 +52,36 @@ def test_offline_ranks_existing_statements_by_their_real_bridging(camps: Camps) 
 
     assert draft.source == "offline"
     assert draft.limitations[0] == OFFLINE_BRIDGE_LIMITATION
-    best = draft.candidates[0]
+    # Only the statement every group agrees with bridges: the others split the camps.
+    (best,) = draft.candidates
     assert best.existing_id == camps.statements[-1].pk
     assert set(best.forecast.groups) == {0, 1}
-    assert best.forecast.bridging > 0.8
-    assert draft.candidates[-1].forecast.bridging < 0.2
+    assert best.forecast.bridging is not None and best.forecast.bridging > 0.8
+    assert best.forecast.lower_bound is not None
+    assert best.forecast.lower_bound < best.forecast.bridging
+
+
+@pytest.mark.usefixtures("offline")
+def test_offline_never_offers_rejected_meta_or_barely_voted_statements(camps: Camps) -> None:
+    everyone = list(Participant.objects.filter(conversation=camps.conversation))
+    spam = [
+        StatementFactory.create(
+            conversation=camps.conversation, text=text, status=status, is_meta=meta
+        )
+        for text, status, meta in [
+            ("Hello.", "rejected", False),
+            ("First piece of spam on polis! Buy products now!", "rejected", False),
+            ("Is this thing on?", "accepted", True),
+            ("Awesome!", "accepted", False),
+        ]
+    ]
+    # Everyone agrees with the rejected and the meta ones; one person with "Awesome!".
+    votes_write([(p, s, 1) for p in everyone for s in spam[:3]] + [(everyone[0], spam[3], 1)])
+    snapshot = run_snapshot(camps)
+
+    draft = draft_bridges(snapshot=snapshot, provider=get_provider())
+
+    assert [candidate.existing_id for candidate in draft.candidates] == [camps.statements[-1].pk]
 
 
 def test_model_drafts_get_per_group_forecasts_from_similar_statements(
@@ -70,7 +98,9 @@ def test_model_drafts_get_per_group_forecasts_from_similar_statements(
                     "rationale": "Builds on the shared ground.",
                     "based_on": [str(camps.statements[-1].pk)],
                 },
+                {"text": UNRELATED_DRAFT, "rationale": "Nothing like it.", "based_on": []},
                 {"text": TEXTS[3], "rationale": "Repeats one.", "based_on": []},
+                {"text": TEXTS[5] + "!", "rationale": "A near-copy.", "based_on": []},
                 {"text": "x" * 2000, "rationale": "Too long to be a statement.", "based_on": []},
             ]
         }
@@ -78,15 +108,25 @@ def test_model_drafts_get_per_group_forecasts_from_similar_statements(
 
     draft = draft_bridges(snapshot=snapshot, provider=get_provider())
 
-    assert draft.source == "llm" and draft.dropped_duplicates == 1
-    library, bikes = draft.candidates
+    assert draft.source == "llm" and draft.dropped_duplicates == 2
+    library, bikes, unrelated = draft.candidates
+    # No voted statement is like it: "no forecast", ranked last, never a made-up 0.5.
+    assert unrelated.text == UNRELATED_DRAFT
+    assert unrelated.forecast.groups == {} and unrelated.forecast.bridging is None
     assert library.text == LIBRARY_TOO and library.based_on == [camps.statements[-1].pk]
-    assert library.forecast.bridging > 0.7
+    # One related neighbour everyone agrees with pulls both groups above their mean.
+    assert library.forecast.bridging is not None and library.forecast.bridging > 0.55
     assert bikes.based_on == []
-    # Camp A agrees with the bike lanes, camp B does not: so does the forecast.
-    group_of_a = snapshot.positions_array()["group"][0]
-    assert bikes.forecast.groups[int(group_of_a)] > 0.6
-    assert bikes.forecast.groups[int(1 - group_of_a)] < 0.4
+    # Camp A agrees with the bike lanes, camp B does not: the forecast moves each group that
+    # way from its mean agreement (one weakly related neighbour is little evidence).
+    facts = summary_facts(groups_view(snapshot=snapshot))
+    a = int(snapshot.positions_array()["group"][0])
+
+    def mean(group: int) -> float:
+        return sum(facts.p_agree(s.pk, group) for s in camps.statements) / len(camps.statements)
+
+    assert bikes.forecast.groups[a] > mean(a)
+    assert bikes.forecast.groups[1 - a] < mean(1 - a)
     assert bikes.forecast.bridging == min(bikes.forecast.groups.values())
     assert camps.statements[1].pk == bikes.forecast.neighbours[0]
 
@@ -107,7 +147,7 @@ def test_bridge_command_prints_candidates_and_stores_them_for_review(
     (candidate,) = document["candidates"]
     assert document["source"] == "llm"
     assert set(candidate["forecast"]) == {"0", "1"}
-    assert candidate["forecast_bridging"] == min(candidate["forecast"].values())
+    assert candidate["forecast_bridging"] < min(candidate["forecast"].values())
     stored = BridgingSuggestion.objects.get()
     assert candidate["suggestion"] == stored.pk and stored.status == "proposed"
     assert stored.ai_call is not None and stored.ai_call.purpose == "bridge"

@@ -26,7 +26,7 @@ def test_dedupe_prints_a_tier_and_score_for_every_pair() -> None:
     assert set(first) == {"a", "b", "tier", "score"}
     tiers = {pair["tier"] for pair in result["pairs"]}
     assert tiers <= {"duplicate", "probable", "related", "none"}
-    assert result["method"] == "offline" and result["limitations"]
+    assert result["method"] == "local" and result["limitations"]
 
 
 @pytest.mark.usefixtures("offline")

@@ -2,7 +2,7 @@ import pytest
 from pytest_django.fixtures import Settings
 
 from deliberation.assistant.duplicates import (
-    OFFLINE_SIMILARITY_LIMITATION,
+    ENDPOINT_EMBEDDING_LIMITATION,
     OFFLINE_STANCE_LIMITATION,
     duplicate_check,
     local_stance,
@@ -38,7 +38,8 @@ def conversation_with(*texts: str) -> Conversation:
         ("Ban cars from the city centre", "Do not ban cars from the city centre", "opposite"),
         ("The wage should be $20", "The wage should be $25", "different"),
         ("We should never allow it", "We should not allow it", "same"),
-        ("Cats must stop roaming", "Cats must not roam", "opposite"),
+        # "stop" negates what follows it as "not" does: both say cats must not roam.
+        ("Cats must stop roaming", "Cats must not roam", "same"),
         ("我覺得Uber很好", "我不覺得Uber很好", "opposite"),
     ],
 )
@@ -59,11 +60,86 @@ def test_offline_check_finds_a_reworded_statement_and_says_it_is_limited() -> No
         text="The city should build more protected bike lanes in downtown",
     )
 
-    assert check.method == "offline"
+    assert check.method == "local"
+    assert check.judged_by == "local+rules"
     assert check.tier == DuplicateTier.DUPLICATE
     assert check.matches[0].statement.text.startswith("The city should build")
-    assert OFFLINE_SIMILARITY_LIMITATION in check.limitations
-    assert OFFLINE_STANCE_LIMITATION in check.limitations
+    assert check.limitations == [OFFLINE_STANCE_LIMITATION]
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Cannabis should be legal", "Cannabis should be illegal"),
+        ("The tax on petrol should increase", "The tax on petrol should decrease"),
+        ("We need more police on the streets", "We need fewer police on the streets"),
+        ("The city should allow Uber to operate", "The city should ban Uber from operating"),
+        ("Trams are cheaper than buses", "Buses are cheaper than trams"),
+        ("Seattle should act before the state does", "The state should act before Seattle does"),
+        # One negation each, about different things: not the same claim.
+        (
+            "A $15 minimum wage will not hurt small businesses",
+            "A $15 minimum wage will hurt small businesses the most, and I don't think "
+            "they can cope",
+        ),
+    ],
+)
+def test_local_rules_see_antonyms_swaps_and_misplaced_negations_as_opposite(a: str, b: str) -> None:
+    assert local_stance(a, b) == Stance.OPPOSITE
+
+
+@pytest.mark.usefixtures("offline")
+def test_offline_an_antonym_or_swapped_pair_is_never_a_duplicate() -> None:
+    verdicts, method, _ = pair_verdicts(
+        provider=get_provider(),
+        pairs=[
+            ("Cannabis should be legal", "Cannabis should be illegal"),
+            ("Trams are cheaper than buses", "Buses are cheaper than trams"),
+            (
+                "Raising the minimum wage will not hurt small businesses",
+                "Raising the minimum wage will hurt small businesses the most, and I don't "
+                "think they can cope",
+            ),
+        ],
+    )
+
+    assert method == "local"
+    assert [verdict.tier for verdict in verdicts] == [DuplicateTier.RELATED] * 3
+    assert [verdict.stance for verdict in verdicts] == [Stance.OPPOSITE] * 3
+
+
+@pytest.mark.usefixtures("offline")
+def test_offline_a_rewording_with_few_shared_words_is_offered_as_a_duplicate() -> None:
+    verdicts, _, _ = pair_verdicts(
+        provider=get_provider(),
+        pairs=[
+            ("Buses should be free for students", "Pupils shouldn't have to pay bus fares"),
+            ("Teachers deserve higher pay", "Educators should be paid more"),
+        ],
+    )
+
+    assert [verdict.tier for verdict in verdicts] == [
+        DuplicateTier.PROBABLE,
+        DuplicateTier.DUPLICATE,
+    ]
+    assert all(verdict.stance == Stance.SAME for verdict in verdicts)
+
+
+@pytest.mark.usefixtures("offline")
+def test_a_submitted_statement_keeps_the_vector_its_check_computed() -> None:
+    conversation = conversation_with("Protect the wetlands from development.")
+    participant = ParticipantFactory.create(conversation=conversation)
+
+    statement = assistant_statement_submit(
+        conversation=conversation,
+        participant=participant,
+        text="Wetlands need protection from developers",
+        confirmed=True,
+    )
+
+    stored = StatementEmbedding.objects.get(statement=statement)
+    assert stored.model == "all-MiniLM-L6-v2-onnx-int8"
+    assert len(bytes(stored.vector)) == 384 * 4
 
 
 @pytest.mark.usefixtures("offline")
@@ -114,7 +190,7 @@ def test_embeddings_are_cached_per_statement(fake_openai: FakeOpenAI) -> None:
     assert embedded == [["First statement", "Second statement"], ["First one"], ["Second one"]]
     assert StatementEmbedding.objects.count() == 2
     assert (first.method, first.tier, first.matches[0].statement.text) == (
-        "embedding",
+        "endpoint",
         DuplicateTier.DUPLICATE,
         "First statement",
     )
@@ -177,9 +253,9 @@ def test_failing_embeddings_fall_back_to_local_similarity(fake_openai: FakeOpenA
         text="Protect the wetlands from development!",
     )
 
-    assert check.method == "offline"
+    assert check.method == "local"
     assert check.tier == DuplicateTier.DUPLICATE
-    assert check.limitations == [OFFLINE_SIMILARITY_LIMITATION]
+    assert check.limitations == [ENDPOINT_EMBEDDING_LIMITATION]
 
 
 def test_a_stalled_model_costs_a_submit_one_short_try_then_local_similarity(
@@ -198,7 +274,8 @@ def test_a_stalled_model_costs_a_submit_one_short_try_then_local_similarity(
     )
 
     flag = DuplicateFlag.objects.get(statement=statement)
-    assert (flag.method, flag.tier) == ("offline", DuplicateTier.DUPLICATE)
+    assert (flag.method, flag.tier) == ("local+rules", DuplicateTier.DUPLICATE)
+    assert flag.judged_by_label == "Local model and rules"
     # One embedding request, not retried; the stance check found no time left and asked
     # nothing, falling back to the local rule.
     assert [path for path, _ in fake_openai.requests] == ["/v1/embeddings"]
@@ -220,5 +297,5 @@ def test_pairs_are_tiered_with_one_shared_vocabulary() -> None:
         ],
     )
 
-    assert method == "offline"
+    assert method == "local"
     assert [verdict.tier for verdict in verdicts] == [DuplicateTier.DUPLICATE, DuplicateTier.NONE]

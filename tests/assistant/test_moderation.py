@@ -14,10 +14,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from deliberation.assistant.embeddings import local_embedder
 from deliberation.assistant.moderation import (
     ABUSE_NOT_JUDGED,
     TOO_LITTLE_TOPIC,
     TOPIC_MIN_REFERENCES,
+    FlagVerdict,
     heuristic_flags,
 )
 from deliberation.assistant.provider import FAILED_LIMITATION, OFFLINE_LIMITATION
@@ -114,6 +116,27 @@ def test_offline_a_link_is_flagged_as_spam_by_the_heuristic_and_the_status_is_ke
     assert AICall.objects.get().purpose == "moderation_flags"
 
 
+def test_an_obfuscated_link_shouted_with_sales_language_is_spam() -> None:
+    found, limitations = heuristic_flags(
+        text="BUY CHEAP WATCHES at example dot com!!!", topic="", accepted=[], author_texts=[]
+    )
+
+    assert [flag.kind for flag in found] == ["spam"]
+    reason = found[0].reason
+    assert "link" in reason and "capital letters" in reason and "sales language" in reason
+    assert found[0].confidence >= 0.7
+    assert not any("AI" in note for note in [reason, *limitations[:1]])
+
+
+@pytest.mark.parametrize(
+    "text", ["Visit shop (dot) net today", "see deals [dot] org", "example.com"]
+)
+def test_links_are_found_however_they_are_spelled(text: str) -> None:
+    found, _ = heuristic_flags(text=text, topic="", accepted=[], author_texts=[])
+
+    assert "link" in found[0].reason
+
+
 def test_shouting_counts_only_letters_that_have_case() -> None:
     shouted, _ = heuristic_flags(
         text="STOP BUILDING ROADS EVERYWHERE NOW", topic="", accepted=[], author_texts=[]
@@ -175,17 +198,17 @@ def test_off_topic_spares_real_on_topic_statements_and_catches_another_language(
     flagged; the Chinese statements of vTaiwan, in an English conversation, nearly always."""
     topic, texts = polis_texts("scoop-hivemind.biodiversity", 154)
     accepted, held_out = texts[:40], texts[40:]
-    _, taiwan = polis_texts("vtaiwan.uberx", 119)
+    _, taiwan = polis_texts("vtaiwan.uberx", 40)
+    vectors = local_embedder().embed(accepted)
 
-    def flagged(statements: list[str]) -> int:
-        return sum(
-            bool(heuristic_flags(text=text, topic=topic, accepted=accepted, author_texts=[])[0])
-            for text in statements
-        )
+    def flags_of(text: str) -> list[FlagVerdict]:
+        return heuristic_flags(
+            text=text, topic=topic, accepted=accepted, author_texts=[], accepted_vectors=vectors
+        )[0]
 
-    assert flagged(held_out) <= 0.05 * len(held_out)
-    assert flagged(taiwan) >= 0.9 * len(taiwan)
-    off, _ = heuristic_flags(text=taiwan[0], topic=topic, accepted=accepted, author_texts=[])
+    assert sum(bool(flags_of(text)) for text in held_out) <= 0.05 * len(held_out)
+    assert sum(bool(flags_of(text)) for text in taiwan) >= 0.9 * len(taiwan)
+    off = flags_of(taiwan[0])
     assert off[0].kind == "off_topic" and "similarity" in off[0].reason
     assert 0.3 <= off[0].confidence <= 0.6
 
@@ -423,7 +446,8 @@ def test_the_queue_shows_the_flags_and_filters_by_them(client: Client) -> None:
     only_spam = client.get(url, {"status": "pending", "flag": "spam"}).content.decode()
     any_flag = client.get(url, {"status": "pending", "flag": "any"}).content.decode()
 
-    assert "Heuristic: spam (0.50)" in page and "Contains a link" in page
+    assert "Heuristic: spam (0.70)" in page and "Contains a link" in page
+    assert "sales language (cheap)" in page
     assert "Heuristic screening: no concerns." in page
     assert ABUSE_NOT_JUDGED in page
     assert f'id="statement-{spam.pk}"' in only_spam

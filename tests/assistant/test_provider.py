@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from pytest_django.fixtures import Settings
 
-from deliberation.assistant.ledger import ai_call_record
+from deliberation.assistant.ledger import PROMPT_MESSAGE_MAX_CHARS, ai_call_record
 from deliberation.assistant.provider import (
     BUDGET_LIMITATION,
     FAILED_LIMITATION,
@@ -80,6 +80,36 @@ def test_chat_answer_is_parsed_and_ledgered(fake_openai: FakeOpenAI) -> None:
     request = fake_openai.chat_requests()[0]
     assert request["response_format"]["type"] == "json_schema"
     assert request["response_format"]["json_schema"]["schema"] == SCHEMA
+
+
+def test_every_attempt_is_ledgered_with_the_full_prompt(fake_openai: FakeOpenAI) -> None:
+    fake_openai.queue_chat(Failure(500), {"answer": "hello"})
+    provider = OpenAIProvider(llm_config(), sleep=lambda seconds: None)
+
+    ask(provider, "Say hello to <everyone>")
+    ask(provider, "Say hello to <everyone>")  # from the cache
+
+    sent = fake_openai.chat_requests()[-1]["messages"]
+    assert sent == [{"role": "user", "content": "Say hello to <everyone>"}]
+    calls = AICall.objects.order_by("id")
+    assert [call.outcome for call in calls] == ["error", "ok", "cached"]
+    assert all(call.prompt == sent for call in calls)
+    assert calls[1].output == calls[2].output == '{"answer": "hello"}'
+
+
+def test_a_huge_prompt_is_sent_whole_and_stored_bounded(fake_openai: FakeOpenAI) -> None:
+    fake_openai.queue_chat({"answer": "long"})
+    question = "word " * PROMPT_MESSAGE_MAX_CHARS
+
+    ask(get_provider(), question)
+
+    assert fake_openai.chat_requests()[0]["messages"][0]["content"] == question
+    stored = AICall.objects.get().prompt[0]["content"]
+    assert stored.startswith(question[:1000])
+    assert len(stored) < PROMPT_MESSAGE_MAX_CHARS + 100
+    assert stored.endswith(
+        f"[{len(question) - PROMPT_MESSAGE_MAX_CHARS} more characters not stored]"
+    )
 
 
 def test_the_same_question_is_answered_from_the_cache(fake_openai: FakeOpenAI) -> None:

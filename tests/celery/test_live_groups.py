@@ -1,28 +1,24 @@
 """The live pipeline against a real Celery worker and Redis (broker database 5).
 
-Each test starts worker subprocesses (tests/celery/worker_main.py) on a queue of its own,
-pointed at pytest's test database. Tests use ``transaction=True`` so the worker sees the
-rows they commit, and every vote goes through vote_cast, whose after-commit trigger sends
-the task to the broker exactly as in production.
+Each test starts worker subprocesses (tests/celery/worker_main.py, through the fixtures in
+tests/celery/conftest.py) on a queue of its own, pointed at pytest's test database. Tests
+use ``transaction=True`` so the worker sees the rows they commit, and every vote goes through
+vote_cast, whose after-commit trigger sends the task to the broker exactly as in production.
 """
 
 import os
 import signal
 import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from django.db import connection
 
-from deliberation.celery import app
 from deliberation.models import Snapshot, SnapshotStatus, Vote, VoteEvent
 from deliberation.services.votes import vote_cast
 from deliberation.tasks import snapshot_run_task
+from tests.celery.harness import TIMINGS, WAIT_S, covering_snapshot, wait_for
 from tests.factories import ConversationFactory, ParticipantFactory, StatementFactory
 
 pytestmark = [
@@ -31,120 +27,10 @@ pytestmark = [
     pytest.mark.timeout(300),
 ]
 
-BROKER = "redis://127.0.0.1:6379/5"
-ROOT = Path(__file__).resolve().parents[2]
-TIMINGS = {"DEBOUNCE_S": 0.5, "HEARTBEAT_S": 0.3, "STALE_S": 2.0, "SWEEP_EVERY_S": 1.0}
-# Generous but bounded: under a loaded machine a worker can take long to import and connect.
-WORKER_START_S = 60
-WAIT_S = 60
-
-
-@pytest.fixture
-def queue(settings: Any) -> Iterator[str]:
-    """This process sends tasks to Redis on a queue of its own, as the web process would."""
-    name = f"agora-test-{uuid.uuid4().hex[:8]}"
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    settings.AGORA_RECLUSTER = {**settings.AGORA_RECLUSTER, **TIMINGS}
-    saved = {
-        key: app.conf[key] for key in ("broker_url", "task_always_eager", "task_default_queue")
-    }
-    app.conf.update(broker_url=BROKER, task_always_eager=False, task_default_queue=name)
-    _forget_broker_connections()
-    yield name
-    app.conf.update(saved)
-    _forget_broker_connections()
-
-
-def _forget_broker_connections() -> None:
-    """Drop the connection pools an earlier test built for another broker URL.
-
-    Celery builds them once and never rereads ``broker_url``; it has no public reset, so
-    this does what Celery itself does after a fork.
-    """
-    app._pool = None  # type: ignore[attr-defined]
-    app.amqp._producer_pool = None  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def start_worker(
-    queue: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """Starts worker subprocesses and waits until each consumes; stops them after the test.
-
-    Their logs are attached to the report of a failing test (tests/celery/conftest.py).
-    """
-    workers: list[subprocess.Popen[bytes]] = []
-    logs: list[Path] = []
-    request.node.worker_logs = logs
-    database = connection.settings_dict
-
-    def start(*, beat: bool = False, **hooks: str) -> subprocess.Popen[bytes]:
-        env = {
-            **os.environ,
-            "CELERY_BROKER_URL": BROKER,
-            "CELERY_TASK_DEFAULT_QUEUE": queue,
-            "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:"
-            f"{database['PORT']}/{database['NAME']}",
-            **{f"AGORA_RECLUSTER_{key}": str(value) for key, value in TIMINGS.items()},
-            **hooks,
-        }
-        args = ["-Q", queue, "--concurrency", "1", "-l", "info", "-n", f"w{len(workers)}@%h"]
-        if beat:
-            args += ["-B", "-s", str(tmp_path / f"beat-{len(workers)}")]
-        log_path = tmp_path / f"worker-{len(workers)}.log"
-        logs.append(log_path)
-        with open(log_path, "wb") as log:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "tests.celery.worker_main", *args],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        workers.append(worker)
-        # A worker busy importing under a loaded machine must not eat into a test's deadline.
-        wait_for(
-            lambda: worker.poll() is not None or b" ready." in log_path.read_bytes(),
-            timeout=WORKER_START_S,
-            what=f"worker {log_path.name} to start consuming",
-        )
-        assert worker.poll() is None, f"worker {log_path.name} exited with {worker.returncode}"
-        return worker
-
-    yield start
-    for worker in workers:
-        if worker.poll() is None:
-            # The main process only: a warm shutdown lets its child finish the current run.
-            worker.terminate()
-            try:
-                worker.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
-
-
-def wait_for(check: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
 
 def task_finished(log: Path, task_id: str) -> bool:
     """Whether the worker's log shows this task done."""
     return f"[{task_id}] succeeded in " in log.read_text(errors="replace")
-
-
-def covering_snapshot(conversation_id: int, event_id: int) -> Snapshot | None:
-    return Snapshot.objects.filter(
-        conversation_id=conversation_id,
-        status=SnapshotStatus.SUCCEEDED,
-        watermark__gte=event_id,
-    ).first()
 
 
 def test_a_burst_of_votes_gives_few_runs_and_the_last_includes_the_last_vote(
@@ -222,6 +108,59 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_run_completes_once(
     )
     assert Vote.objects.filter(conversation=conversation).count() == 5
     assert len(calls.read_text().split()) == 2  # the killed attempt, then the one that finished
+
+
+def test_after_a_worker_is_killed_mid_run_the_groups_move_again_within_20_s(
+    start_worker: Callable[..., subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """With the shipped heartbeat, staleness and sweep settings (only the debounce shortened):
+    the run the killed worker held is failed once its heartbeat stops, and the run queued
+    behind it, which absorbed every later trigger, starts at once."""
+    calls = tmp_path / "calls"
+    shipped = {"DEBOUNCE_S": TIMINGS["DEBOUNCE_S"]}
+    doomed = start_worker(
+        timings=shipped, AGORA_TEST_SLOW_S="600", AGORA_TEST_CALLS_FILE=str(calls)
+    )
+    conversation = ConversationFactory.create()
+    statement = StatementFactory.create(conversation=conversation)
+    participants = [ParticipantFactory.create(conversation=conversation) for _ in range(6)]
+    vote_cast(participant=participants[0], statement=statement, value=1)
+    running = wait_for(
+        lambda: (
+            calls.exists()
+            and Snapshot.objects.filter(
+                conversation=conversation, status=SnapshotStatus.RUNNING
+            ).first()
+        ),
+        timeout=WAIT_S,
+        what="the doomed worker to start computing",
+    )
+    for participant in participants[1:]:
+        vote_cast(participant=participant, statement=statement, value=-1)
+    last = VoteEvent.objects.latest("id").pk
+    assert Snapshot.objects.filter(conversation=conversation, status=SnapshotStatus.QUEUED).exists()
+
+    os.killpg(doomed.pid, signal.SIGKILL)
+    doomed.wait()
+    killed_at = time.monotonic()
+    start_worker(beat=True, timings=shipped, AGORA_TEST_CALLS_FILE=str(calls))
+    back_at = time.monotonic()
+
+    wait_for(
+        lambda: covering_snapshot(conversation.pk, last),
+        timeout=WAIT_S,
+        what="a snapshot covering the votes cast during the killed run",
+    )
+    moved_at = time.monotonic()
+    print(
+        f"groups moved {moved_at - killed_at:.1f} s after the kill, "
+        f"{moved_at - back_at:.1f} s after the replacement worker was ready"
+    )
+    assert moved_at - back_at <= 20.0
+    running.refresh_from_db()
+    assert running.status == SnapshotStatus.FAILED
+    assert "Worker lost" in running.error
+    assert Vote.objects.filter(conversation=conversation).count() == 6
 
 
 def test_a_task_delivered_twice_computes_once(

@@ -1,11 +1,14 @@
 import csv
 import io
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from deliberation.models import (
     AccessMode,
@@ -14,6 +17,8 @@ from deliberation.models import (
     AuditLogEntry,
     Conversation,
     Participant,
+    Snapshot,
+    SnapshotStatus,
     Statement,
     StatementStatus,
 )
@@ -60,6 +65,9 @@ def _console_urls(conversation: Conversation) -> list[tuple[str, str, dict[str, 
         ("get", reverse("console:access", args=[slug]), {}),
         ("post", reverse("console:access_xids", args=[slug]), {"xids": "x"}),
         ("post", reverse("console:access_invite_reset", args=[slug]), {}),
+        ("post", reverse("console:access_rules", args=[slug]), {"participant_requirement": "none"}),
+        ("post", reverse("console:access_xid_secret", args=[slug]), {}),
+        ("get", reverse("console:access_xid_links", args=[slug]), {}),
         ("post", reverse("console:moderators", args=[slug]), {"username": "x", "moderates": "1"}),
         ("get", reverse("console:queue", args=[slug]), {}),
         ("post", reverse("console:decide", args=[slug]), {"one": f"accept:{s}"}),
@@ -284,12 +292,51 @@ def test_broken_invite_link_is_refused_with_a_clear_message() -> None:
     assert not Participant.objects.exists()
 
 
-def test_xid_link_admits_a_listed_member_and_refuses_others() -> None:
-    conversation = ConversationFactory.create(access_mode=AccessMode.XID_LIST)
-    AllowedXid.objects.create(conversation=conversation, xid="member-1")
-    url = reverse("console:join_xid", args=[conversation.slug])
-    refused = Client().post(f"{url}?xid=member-2")
-    assert refused.status_code == 403
-    client = Client()
-    assert client.post(f"{url}?xid=member-1").status_code == 302
-    assert Participant.objects.get().xid == "member-1"
+def test_settings_page_shows_the_rate_limits_in_force(settings: Any) -> None:
+    settings.AGORA_RATE_LIMITS = {"statement": {"address": 42}}
+    conversation = ConversationFactory.create()
+    response = _client(conversation.owner).get(
+        reverse("console:settings", args=[conversation.slug])
+    )
+    page = response.content.decode()
+    assert "Rate limits" in page
+    assert '<th scope="row">Statement</th><td>6</td><td>42</td><td>600</td>' in page
+    assert '<th scope="row">Join</th><td>no limit</td>' in page
+
+
+def _log_in(client: Client, url: str, password: str) -> Any:
+    return client.post(url, {"username": "mod", "password": password}, REMOTE_ADDR="203.0.113.7")
+
+
+@pytest.mark.parametrize("login_url", ["console:login", "admin:login"])
+def test_thirty_wrong_passwords_lock_the_login_until_the_cool_off(login_url: str) -> None:
+    UserFactory.create(username="mod", is_staff=True)
+    client, url = Client(), reverse(login_url)
+    statuses = {_log_in(client, url, f"guess {i}").status_code for i in range(30)}
+    assert statuses == {200, 429}
+    locked = _log_in(client, url, "correct horse battery staple")
+    assert locked.status_code == 429
+    assert "Too many failed log-ins" in locked.content.decode()
+    assert int(locked["Retry-After"]) == 15 * 60
+    assert "_auth_user_id" not in client.session
+    # Another address is not locked out by this one's guesses.
+    other = client.post(url, {"username": "mod", "password": "correct horse battery staple"})
+    assert other.status_code == 302
+    client.logout()
+    # After the cool-off the right password works again.
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=16))
+    assert _log_in(client, url, "correct horse battery staple").status_code == 302
+    assert "_auth_user_id" in client.session
+
+
+def test_the_dashboard_shows_moderators_why_the_last_run_failed() -> None:
+    conversation = ConversationFactory.create()
+    moderator = UserFactory.create()
+    conversation.moderators.add(moderator)
+    Snapshot.objects.create(
+        conversation=conversation, status=SnapshotStatus.FAILED, error="ValueError: bad matrix"
+    )
+
+    html = _client(moderator).get(reverse("console:dashboard", args=[conversation.slug]))
+
+    assert "failed: <code>ValueError: bad matrix</code>" in html.content.decode()

@@ -86,15 +86,14 @@ MALFORMED = [
         id="moderated out of range",
     ),
     pytest.param(
-        {"comments.csv": COMMENTS + '1500000003000,,3,0,0,0,1,"  "\n'},
-        "comments.csv:5: comment-body: A statement cannot be empty.",
-        id="empty comment",
+        {"comments.csv": COMMENTS + f"1500000003000,,{2**63},0,0,0,1,Lanes need curbs.\n"},
+        f"comments.csv:5: comment-id must be at most {2**63 - 1}, got {2**63}",
+        id="comment id beyond 64 bits",
     ),
     pytest.param(
-        {"comments.csv": COMMENTS + f"1500000003000,,3,0,0,0,1,{'y' * 501}\n"},
-        "comments.csv:5: comment-body: A statement can be at most 500 characters "
-        "(this one has 501).",
-        id="comment too long",
+        {"comments.csv": COMMENTS + f"1500000003000,,3,{10**300},0,0,1,Lanes need curbs.\n"},
+        f"comments.csv:5: author-id must be at most {2**63 - 1}, got {10**300}",
+        id="author id beyond 64 bits",
     ),
     pytest.param(
         {
@@ -110,9 +109,9 @@ MALFORMED = [
         {
             "comments.csv": COMMENTS_HEADER
             + '\n1500000000000,,0,0,0,0,1,"A lane\non two lines."\n'
-            + "1500000001000,,1,0,0,0,1,\n"
+            + "1500000001000,,1,0,0,0,2,Ban cars.\n"
         },
-        "comments.csv:4: comment-body: A statement cannot be empty.",
+        "comments.csv:4: moderated must be -1, 0 or 1, got 2",
         id="line numbers count multi-line cells",
     ),
     pytest.param(
@@ -191,6 +190,28 @@ def test_the_command_reports_what_it_added_and_warns_about_twins(tmp_path: Path)
         "Updated 'bikes' from votes.csv: added 0 participants, 0 statements, 0 vote events; "
         "wrote 0 votes.\n"
     )
+
+
+def test_the_command_counts_comments_imported_as_rejected(tmp_path: Path) -> None:
+    comments = (
+        COMMENTS + '1500000003000,,3,1,0,0,-1,""\n' + f"1500000004000,,4,2,0,0,1,{'y' * 501}\n"
+    )
+    directory = write_export(tmp_path, {"comments.csv": comments})
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    call_command("import_polis", str(directory), "--slug", "bikes", stdout=stdout, stderr=stderr)
+
+    assert stdout.getvalue() == (
+        "Created 'bikes' from votes.csv: added 3 participants, 5 statements, 4 vote events; "
+        "wrote 3 votes. 2 comments could not be statements as exported (empty, too long or "
+        "holding control characters): imported as rejected, see the warnings.\n"
+    )
+    assert stderr.getvalue().splitlines() == [
+        f"warning: {directory}/comments.csv:5: comment 3: A statement cannot be empty. "
+        "Imported it as rejected, with a placeholder text.",
+        f"warning: {directory}/comments.csv:6: comment 4: A statement can be at most 500 "
+        "characters (this one has 501). Imported it as rejected, cut to 500 characters.",
+    ]
 
 
 def test_the_command_takes_topic_and_visibility(tmp_path: Path) -> None:

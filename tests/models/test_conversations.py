@@ -1,8 +1,12 @@
+import sys
+import unicodedata
+
 import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from deliberation.models import Participant, Statement, normalize_statement_text
+from deliberation.models.conversations import STATEMENT_KEY_GROWTH
 from tests.factories import ConversationFactory, ParticipantFactory, StatementFactory
 
 pytestmark = pytest.mark.django_db
@@ -16,10 +20,26 @@ pytestmark = pytest.mark.django_db
         ("STRASSE", "strasse"),
         ("Straße", "strasse"),
         ("", ""),
+        ("Cafe\u0301", "café"),
+        ("ﬃ", "ffi"),
     ],
 )
 def test_normalize_statement_text_ignores_case_and_spacing(text: str, key: str) -> None:
     assert normalize_statement_text(text) == key
+
+
+@pytest.mark.django_db(False)
+def test_no_character_folds_to_more_than_the_key_column_allows() -> None:
+    # Statement texts are composed (NFC) before their length is checked, and case folding
+    # maps each character on its own: so the longest key of an n-character text is n times
+    # the longest fold of one composed character.
+    longest = max(
+        len(character.casefold())
+        for character in map(chr, range(sys.maxunicode + 1))
+        if not "\ud800" <= character <= "\udfff"
+        and unicodedata.normalize("NFC", character) == character
+    )
+    assert longest == STATEMENT_KEY_GROWTH
 
 
 def test_normalize_statement_text_keeps_words_and_punctuation_apart() -> None:

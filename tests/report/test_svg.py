@@ -2,6 +2,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 
 from deliberation.report.svg import (
     GROUP_COLOURS,
@@ -87,3 +88,12 @@ def test_opinion_map_draws_each_group_outline_label_and_size() -> None:
 def test_group_colours_follow_the_letter_and_grey_marks_no_group() -> None:
     assert group_colour("A") == GROUP_COLOURS[0] and group_colour("C") == GROUP_COLOURS[2]
     assert group_colour(None) == group_colour("G27") == UNGROUPED
+
+
+def test_the_stylesheet_paints_each_group_letter_in_its_colour() -> None:
+    """Pages colour groups by class (group-A...), never a style attribute, which the
+    Content-Security-Policy refuses: the stylesheet must hold the same palette."""
+    css = (settings.BASE_DIR / "static" / "css" / "agora.css").read_text()
+    for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        assert f".group-{letter} {{ --group: {group_colour(letter)}; }}" in css
+    assert f".group-none {{ --group: {UNGROUPED}; }}" in css

@@ -1,4 +1,5 @@
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
@@ -30,12 +31,16 @@ def test_latest_report_shows_the_conversation_groups_and_downloads(seattle: Clus
     assert 'name="robots"' not in page
 
 
+GROUP_CSS = (settings.BASE_DIR / "static" / "css" / "agora.css").read_text()
+
+
 def test_group_swatches_take_the_colours_of_the_opinion_map(seattle: Clustered) -> None:
     page = Client().get("/report/seattle/").content.decode()
 
     for letter in "AB":
         colour = group_colour(letter)
-        assert f'<span class="swatch" style="--group: {colour}"></span>Group {letter}' in page
+        assert f'<span class="swatch group-{letter}"></span>Group {letter}' in page
+        assert f".group-{letter} {{ --group: {colour}; }}" in GROUP_CSS
         assert f'stroke="{colour}"' in page  # its outline on the map
 
 

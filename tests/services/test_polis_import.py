@@ -20,6 +20,7 @@ from deliberation.models import (
     VoteEvent,
     normalize_statement_text,
 )
+from deliberation.models.conversations import STATEMENT_KEY_MAX_LENGTH
 from deliberation.polis_format import PolisFormatError, datetime_to_ms
 from deliberation.services import polis_import as polis_import_module
 from deliberation.services.polis_import import polis_import
@@ -316,12 +317,63 @@ def test_a_comment_matching_an_existing_statement_is_kept_with_a_warning(tmp_pat
     assert Statement.objects.filter(conversation=conversation).count() == 4
 
 
+def test_comments_that_cannot_be_statements_are_imported_as_rejected_with_their_votes(
+    tmp_path: Path,
+) -> None:
+    long_body = "Lanes on every street. " * 30
+    comments = (
+        COMMENTS
+        + '1500000003000,,3,1,0,0,-1,""\n'
+        + '1500000004000,,4,1,0,0,-1,"\u200b\u200f"\n'
+        + f"1500000005000,,5,2,0,0,1,{long_body}\n"
+        + "1500000006000,,6,2,0,0,1,Ring\x07 the bell.\n"
+    )
+    votes = VOTES + "1500000040000,,3,0,1\n1500000041000,,5,1,-1\n1500000042000,,6,2,1\n"
+
+    result = polis_import(
+        directory=write_export(tmp_path, {"comments.csv": comments, "votes.csv": votes}),
+        slug="bikes",
+    )
+
+    assert (result.statements_added, result.statements_rejected_on_import) == (7, 4)
+    rows = dict(
+        Statement.objects.filter(
+            conversation=result.conversation, external_id__gte="3"
+        ).values_list("external_id", "status")
+    )
+    assert rows == {str(n): StatementStatus.REJECTED for n in (3, 4, 5, 6)}
+    texts = dict(
+        Statement.objects.filter(external_id__in=["3", "5", "6"]).values_list("external_id", "text")
+    )
+    assert texts == {
+        "3": polis_import_module.EMPTY_COMMENT_TEXT,
+        "5": long_body.strip()[:500],
+        "6": "Ring the bell.",
+    }
+    assert [warning.split(": ", 1)[1] for warning in result.warnings] == [
+        "comment 3: A statement cannot be empty. Imported it as rejected, with a placeholder text.",
+        "comment 4: A statement cannot be empty. Imported it as rejected, with a placeholder text.",
+        f"comment 5: A statement can be at most 500 characters (this one has "
+        f"{len(long_body.strip())}). Imported it as rejected, cut to 500 characters.",
+        "comment 6: A statement cannot contain control characters (U+0007 at character 5). "
+        "Imported it as rejected, without them.",
+    ]
+    votes_now = latest_votes(result.conversation)
+    assert (votes_now[("0", "3")], votes_now[("1", "5")], votes_now[("2", "6")]) == (1, -1, 1)
+    again = polis_import(directory=tmp_path, slug="bikes")
+    assert (again.statements_added, again.statements_rejected_on_import, again.warnings) == (
+        0,
+        0,
+        (),
+    )
+
+
 def test_twin_keys_stay_within_the_column_for_the_longest_texts(tmp_path: Path) -> None:
-    body = "x" * 500
+    body = "ﬃ" * 500  # its key is three times as long
     comments = (
         "timestamp,datetime,comment-id,author-id,agrees,disagrees,moderated,comment-body\n"
         f"1500000000000,,0,0,0,0,1,{body}\n"
-        f"1500000001000,,1,0,0,0,1,{body.upper()}\n"
+        f"1500000001000,,1,0,0,0,1,{body}\n"
     )
     votes = "timestamp,datetime,comment-id,voter-id,vote\n"
     conversation = polis_import(
@@ -330,7 +382,15 @@ def test_twin_keys_stay_within_the_column_for_the_longest_texts(tmp_path: Path) 
     ).conversation
     keys = Statement.objects.filter(conversation=conversation).values_list("text_key", flat=True)
     assert len(set(keys)) == 2
-    assert all(len(key) <= 500 for key in keys)
+    assert all(len(key) <= STATEMENT_KEY_MAX_LENGTH for key in keys)
+    assert max(len(key) for key in keys) == STATEMENT_KEY_MAX_LENGTH
+
+
+def test_imported_participants_are_marked_so_no_link_can_claim_them(tmp_path: Path) -> None:
+    conversation = polis_import(directory=write_export(tmp_path, {}), slug="bikes").conversation
+    participants = Participant.objects.filter(conversation=conversation)
+    assert participants.exists()
+    assert not participants.filter(imported=False).exists()
 
 
 def test_existing_participants_with_the_same_xid_are_reused(tmp_path: Path) -> None:

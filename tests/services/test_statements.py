@@ -58,6 +58,16 @@ class TestStatementCreate:
             ("x" * 501, r"at most 500 characters \(this one has 501\)"),
             (None, "must be text"),
             (42, "must be text"),
+            (
+                "\u200b\u200c\u200d\u2060\u200e\u200f\u202a\u202e\u2066\u2069\ufeff",
+                "cannot be empty",
+            ),
+            (" \u200b\n\u200f ", "cannot be empty"),
+            ("Bus\x00lanes", r"cannot contain control characters \(U\+0000 at character 4\)"),
+            ("\x1cBus lanes", r"control characters \(U\+001C at character 1\)"),
+            ("Bus\x85lanes", r"control characters \(U\+0085"),
+            ("Bus \udc00", r"valid text: this one holds a lone surrogate \(U\+DC00\)"),
+            ("e\u0301" * 501, r"at most 500 characters \(this one has 501\)"),
         ],
     )
     def test_bad_text_is_refused_and_writes_nothing(self, text: object, message: str) -> None:
@@ -68,6 +78,25 @@ class TestStatementCreate:
             )
         assert refusal.value.field == "text"
         assert not Statement.objects.exists()
+
+    def test_text_is_stored_composed_and_its_length_counted_composed(self) -> None:
+        conversation = ConversationFactory.create()
+        statement = statement_create(conversation=conversation, text="Cafe\u0301 " * 100)
+        assert statement.text == ("Café " * 100).strip()
+        assert len(statement.text) == 499
+
+    def test_format_characters_inside_visible_text_are_kept(self) -> None:
+        conversation = ConversationFactory.create()
+        # A right-to-left mark after Hebrew, zero-width joiners inside an emoji.
+        family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+        text = f"\u05e9\u05dc\u05d5\u05dd\u200f and a family: {family}"
+        assert statement_create(conversation=conversation, text=text).text == text
+
+    def test_the_longest_text_that_grows_when_case_folded_fits_its_key(self) -> None:
+        conversation = ConversationFactory.create()
+        statement = statement_create(conversation=conversation, text="ΐ" * 500)
+        statement.refresh_from_db()
+        assert len(statement.text_key) == 1500
 
     def test_duplicate_ignoring_case_and_spacing_names_the_existing_statement(self) -> None:
         existing = StatementFactory.create(text="Fund the night buses")

@@ -1,6 +1,7 @@
 import re
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from deliberation.report.svg import UNGROUPED, group_colour
@@ -36,8 +37,12 @@ def test_panel_colours_its_groups_with_the_reports_palette(client: Client) -> No
 
     html = client.get(f"/c/{camps.conversation.slug}/groups/panel/").content.decode()
 
+    # By class, painted by the stylesheet (no inline style: the Content-Security-Policy).
+    css = (settings.BASE_DIR / "static" / "css" / "agora.css").read_text()
     for label, colour in (("A", group_colour("A")), ("B", group_colour("B")), ("none", UNGROUPED)):
-        assert f".g-{label} {{ fill: {colour}; stroke: {colour}; }}" in html
+        assert label == "none" or f"map-mark group-{label}" in html
+        assert f".group-{label} {{ --group: {colour}; }}" in css
+    assert "<style" not in html and "style=" not in html
 
 
 @pytest.mark.django_db

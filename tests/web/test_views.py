@@ -153,6 +153,26 @@ def test_link_to_a_statement_puts_it_on_the_card(browser: Browser) -> None:
     assert f'name="statement" value="{wanted.pk}"' in html
 
 
+@pytest.mark.parametrize("status", ["rejected", "pending", "unknown"])
+def test_a_link_to_a_statement_that_is_not_open_says_so_and_shows_no_other(
+    browser: Browser, status: str
+) -> None:
+    conversation = ConversationFactory.create()
+    other = StatementFactory.create(conversation=conversation, text="Plant more trees.")
+    if status == "unknown":
+        wanted_id = other.pk + 1000
+    else:
+        wanted_id = StatementFactory.create(
+            conversation=conversation, text="Hello.", status=status
+        ).pk
+
+    html = browser.get(page_url(conversation), statement=str(wanted_id)).content.decode()
+
+    assert f"Statement {wanted_id} is not open for voting" in html
+    assert f'name="statement" value="{other.pk}"' not in html
+    assert "Hello." not in html
+
+
 def test_participant_who_voted_on_everything_sees_the_end_state(browser: Browser) -> None:
     conversation = ConversationFactory.create()
     statements = StatementFactory.create_batch(2, conversation=conversation)
@@ -410,7 +430,7 @@ def test_vote_by_someone_the_access_mode_keeps_out_is_refused_inline(
 
 
 def test_votes_over_the_rate_limit_are_refused_inline(browser: Browser, settings: Settings) -> None:
-    settings.AGORA_RATE_LIMITS = {RateLimitAction.VOTE: 1}
+    settings.AGORA_RATE_LIMITS = {RateLimitAction.VOTE: {"participant": 1}}
     conversation = ConversationFactory.create()
     first, second = StatementFactory.create_batch(2, conversation=conversation)
     browser.post(vote_url(conversation), {"statement": first.pk, "value": "1"}, htmx=True)
@@ -420,7 +440,8 @@ def test_votes_over_the_rate_limit_are_refused_inline(browser: Browser, settings
     )
 
     assert response.status_code == 429
-    assert "Too many votes in a minute" in response.content.decode()
+    assert "Too many votes from you in the last minute" in response.content.decode()
+    assert 1 <= int(response["Retry-After"]) <= 60
     assert VoteEvent.objects.count() == 1
 
 

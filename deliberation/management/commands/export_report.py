@@ -42,6 +42,6 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"Cannot write {path}: {error.strerror}.", returncode=2) from error
         self.stdout.write(
-            f"Wrote {path} ({len(export.content)} bytes): snapshot {export.snapshot_id}, "
+            f"Wrote {path} ({export.size} bytes): snapshot {export.snapshot_id}, "
             f"sha256 {export.sha256}"
         )

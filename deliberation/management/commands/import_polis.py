@@ -15,7 +15,8 @@ class Command(BaseCommand):
         "Import a Polis export folder (comments.csv, votes.csv or participants-votes.csv, "
         "summary.csv) into the conversation SLUG, creating it if needed. Safe to run again: "
         "only what is missing is added. A malformed file is refused as a whole with one "
-        "line naming the file and line (exit status 2)."
+        "line naming the file and line (exit status 2). A comment that cannot be a statement as "
+        "exported (empty, too long) is imported as rejected, with a warning."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -42,8 +43,15 @@ class Command(BaseCommand):
         for warning in result.warnings:
             self.stderr.write(f"warning: {warning}")
         verb = "Created" if result.created else "Updated"
-        self.stdout.write(
+        summary = (
             f"{verb} {result.conversation.slug!r} from {result.votes_file}: added "
             f"{result.participants_added} participants, {result.statements_added} statements, "
             f"{result.vote_events_added} vote events; wrote {result.votes_written} votes."
         )
+        if result.statements_rejected_on_import:
+            summary += (
+                f" {result.statements_rejected_on_import} comments could not be statements as "
+                "exported (empty, too long or holding control characters): imported as "
+                "rejected, see the warnings."
+            )
+        self.stdout.write(summary)
