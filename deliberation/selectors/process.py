@@ -387,7 +387,7 @@ class MinorityVoices:
             f"{'One of the equally small groups' if self.tied else 'The smallest group'}, "
             f"Group {self.letter} ({self.size} people, {self.share_pct}%), "
             f"has {reps} statement{'s' if reps != 1 else ''} "
-            "that set it apart, shown below with how every group voted; "
+            "that set it apart; "
             + (
                 f"{agreed} statement{'s' if agreed != 1 else ''} written by its members reached "
                 "common ground across all groups."
