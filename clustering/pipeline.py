@@ -27,6 +27,7 @@ from clustering.groups import (
 )
 from clustering.matrix import build_vote_matrix
 from clustering.pca import SparsePCA, project_participants, project_statements
+from clustering.process import conversation_polarization
 from clustering.stats import (
     ConsensusStatement,
     GroupRepness,
@@ -651,9 +652,7 @@ def _analyze(
             for direction, items in majority_consensus(everyone, eligible).items()
         }
         weights = np.where(eligible & ~is_meta, in_conv_total.total, 0.0)
-        conversation_polarization = (
-            float(weights @ metrics.polarization / weights.sum()) if weights.sum() > 0 else 0.0
-        )
+        polarization = conversation_polarization(metrics.polarization, weights)
 
     with timer.step("community_notes"):
         cn_intercept = np.full(m, np.nan)
@@ -754,7 +753,7 @@ def _analyze(
             silhouette={c.k: c.silhouette for c in clusterings.values()},
             explained_variance=pca.explained_variance_ratio_,
             group_sizes={g.id: g.size for g in groups},
-            polarization=conversation_polarization,
+            polarization=polarization,
         ),
         timings_ms=timer.timings,
         state=state,

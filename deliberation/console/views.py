@@ -47,6 +47,7 @@ from deliberation.console.forms import (
 )
 from deliberation.errors import AgoraError
 from deliberation.models import MEMBER_ACCESS_MODES, AccessMode, Conversation, StatementStatus
+from deliberation.report.process import process_charts_latest
 from deliberation.selectors.conversations import conversation_get
 from deliberation.selectors.groups import snapshot_failure_latest, snapshot_latest_id
 from deliberation.selectors.moderation import (
@@ -203,6 +204,7 @@ def dashboard(request: HttpRequest, conversation: Conversation) -> HttpResponse:
             "conversation": conversation,
             "section": "dashboard",
             "charts": activity_charts(conversation_activity(conversation=conversation)),
+            "process_charts": process_charts_latest(conversation=conversation),
             "pending": statement_queue(conversation=conversation).count(),
             "bursts": len(vote_bursts(conversation=conversation)),
             "rate_limited": rate_limit_hits(conversation=conversation).count(),

@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.template.loader import render_to_string
 
 from deliberation.models import Conversation, Snapshot
+from deliberation.report.process import process_context
 from deliberation.report.svg import SeriesPoint, opinion_map_svg, time_series_svg
 from deliberation.selectors.groups import snapshot_latest_id
 from deliberation.selectors.report import (
@@ -68,6 +69,7 @@ def report_body_html(report: ReportContext, *, for_pdf: bool = False) -> str:
             "for_pdf": for_pdf,
             "top_n": SENSITIVITY_TOP,
             **report_charts(report),
+            **process_context(report),
         },
     )
 

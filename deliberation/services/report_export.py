@@ -30,6 +30,7 @@ from deliberation.models import (
 )
 from deliberation.report.render import report_body_html
 from deliberation.selectors.groups import snapshot_groups
+from deliberation.selectors.process import process_document
 from deliberation.selectors.report import (
     report_build,
     report_conversation_get,
@@ -202,6 +203,9 @@ def snapshot_document(*, conversation: Conversation, snapshot: Snapshot) -> dict
             key=lambda row: row["id"],
         ),
         "results": _published_results(snapshot.results or {}, {s.pk for s in statements}, rejected),
+        "process": process_document(
+            report=report_build(conversation=conversation, snapshot=snapshot)
+        ),
         "licence": ATTRIBUTION if imported else None,
     }
 
