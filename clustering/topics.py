@@ -265,6 +265,7 @@ def fit_topics(
     *,
     keys: npt.ArrayLike | None = None,
     previous: Sequence[PreviousTopic] = (),
+    first_new_id: int = OTHER_ID + 1,
     random_state: int = 0,
     min_topic_size: int = MIN_TOPIC_SIZE,
     subtopic_min_size: int = SUBTOPIC_MIN_SIZE,
@@ -284,6 +285,9 @@ def fit_topics(
         Defaults to the row indices.
     previous : sequence of PreviousTopic
         The previous fit's topics and subtopics; their ids are inherited by matching.
+    first_new_id : int
+        The smallest id a new topic may take (besides every previous id): pass one above
+        every id ever used, so a retired topic's id (and link) is never given to another.
     random_state : int
         Seeds PCA and the silhouette sample: equal inputs give equal topics.
     min_topic_size : int
@@ -305,7 +309,7 @@ def fit_topics(
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
         return TopicModel([], empty, empty.copy(), math.nan)
-    next_id = max([p.id for p in previous] + [OTHER_ID]) + 1
+    next_id = max([p.id + 1 for p in previous] + [first_new_id, OTHER_ID + 1])
     top_previous = [p for p in previous if p.parent is None and p.id != OTHER_ID]
 
     points = _reduce(x, max_components, random_state)

@@ -33,6 +33,7 @@ from deliberation.models.moderation import (
     RateLimitHit,
 )
 from deliberation.models.snapshots import POSITION_DTYPE, Snapshot, SnapshotStatus
+from deliberation.models.topics import StatementTopic, Topic, TopicFit, TopicNameSource
 from deliberation.models.votes import Vote, VoteEvent, VoteValue
 
 __all__ = [
@@ -61,8 +62,12 @@ __all__ = [
     "Statement",
     "StatementEmbedding",
     "StatementStatus",
+    "StatementTopic",
     "SuggestionStatus",
     "SummarySource",
+    "Topic",
+    "TopicFit",
+    "TopicNameSource",
     "Visibility",
     "Vote",
     "VoteEvent",

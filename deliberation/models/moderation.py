@@ -24,6 +24,7 @@ class AuditAction(models.TextChoices):
     PARTICIPANT_EXCLUDED = "participant_excluded", "Participant excluded"
     PARTICIPANT_REINSTATED = "participant_reinstated", "Participant reinstated"
     RECOMPUTE_REQUESTED = "recompute_requested", "Recompute requested"
+    TOPIC_RENAMED = "topic_renamed", "Topic renamed"
 
 
 class AuditLogEntry(models.Model):
