@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from deliberation.api import assistant, groups, views
+from deliberation.api import assistant, groups, topics, views
 
 v1 = [
     path("conversations/", views.ConversationListView.as_view(), name="conversation-list"),
@@ -23,6 +23,7 @@ v1 = [
     path("conversations/<slug:slug>/votes/", views.VoteListCastView.as_view(), name="vote-list"),
     path("conversations/<slug:slug>/groups/", groups.GroupsLatestView.as_view(), name="groups"),
     path("conversations/<slug:slug>/me/", groups.MyPositionView.as_view(), name="groups-me"),
+    path("conversations/<slug:slug>/topics/", topics.TopicsView.as_view(), name="topics"),
     path(
         "conversations/<slug:slug>/snapshots/",
         groups.SnapshotListView.as_view(),

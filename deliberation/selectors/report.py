@@ -7,10 +7,10 @@ same tomorrow as today.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -54,6 +54,9 @@ from deliberation.selectors.groups import (
     snapshot_latest_id,
 )
 from deliberation.selectors.moderation import audit_counts_by_action
+
+if TYPE_CHECKING:
+    from deliberation.selectors.topics import TopicReport
 
 HOURLY_UP_TO = timedelta(days=2)
 DAILY_UP_TO = timedelta(days=120)
@@ -508,6 +511,7 @@ class ReportContext:
     overview: Summary | None
     summary_limitations: list[str]
     bridges: list[BridgeReport]
+    topics: list["TopicReport"] = field(default_factory=list)
 
     @property
     def sort_label(self) -> str:
@@ -627,6 +631,8 @@ def report_build(
     *, conversation: Conversation, snapshot: Snapshot, sort: str = DEFAULT_SORT
 ) -> ReportContext:
     """Everything the report shows for one succeeded snapshot (see the module docstring)."""
+    from deliberation.selectors.topics import topics_report  # It builds on this module.
+
     results: dict[str, Any] = snapshot.results or {}
     groups_data = results.get("groups", [])
     statements = {
@@ -716,4 +722,5 @@ def report_build(
         overview=_summary(stored_summary.overview, by_display_id) if stored_summary else None,
         summary_limitations=list(stored_summary.limitations) if stored_summary else [],
         bridges=_bridges(conversation),
+        topics=topics_report(conversation=conversation, rows=rows),
     )

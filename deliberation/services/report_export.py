@@ -26,6 +26,7 @@ from deliberation.selectors.report import (
     report_conversation_get,
     report_snapshot_get,
 )
+from deliberation.selectors.topics import topics_document
 from deliberation.services.polis_export import polis_export_files
 
 FORMATS = {
@@ -118,6 +119,7 @@ def snapshot_document(*, conversation: Conversation, snapshot: Snapshot) -> dict
             for p in positions
         ],
         "results": snapshot.results,
+        "topics": topics_document(conversation=conversation),
         "licence": ATTRIBUTION if imported else None,
     }
 
