@@ -6,25 +6,27 @@ comes out: topics, and subtopics inside the large ones. Pure numpy / scipy / sci
 The method, in order:
 
 1. Normalize the rows and reduce them with PCA (fixed ``random_state``) to at most
-   ``max_components`` dimensions: silhouettes on 384 noisy dimensions
-   favour ever more, ever smaller clusters.
+   ``max_components`` dimensions: silhouettes on 384 noisy dimensions favour ever more, ever
+   smaller clusters.
 2. k-means (scikit-learn, ``random_state`` seeded) for every number of topics from 2 to
-   ``n // min_topic_size`` (at most :data:`MAX_TOPICS`); the number of topics is the k with the
-   best mean silhouette (cosine, on a fixed-seed sample of at most ``silhouette_sample`` rows):
-   the data chooses it. On the synthetic themes k-means beat Ward, average-linkage and
-   spectral clustering (tests/clustering/test_topics.py has the set).
+   ``min(n // min_topic_size, ceil(sqrt(n)))`` (at most :data:`MAX_TOPICS`); the number of
+   topics is the k with the best mean silhouette (cosine, on a fixed-seed sample of at most
+   ``silhouette_sample`` rows): the data chooses it. On the synthetic themes k-means beat
+   Ward, average-linkage and spectral clustering (tests/clustering/test_topics.py has the set).
    With a previous fit, its k restarts from its topics' centres (recomputed from their
-   current members) and is kept when it scores within ``hysteresis`` of the best, so one new
-   statement does not reshuffle the map (Polis keeps its number of groups the same way).
-3. Clusters smaller than ``min_topic_size`` become the "other" topic: never dropped.
+   current members) and is kept when it scores within ``hysteresis`` (or twice the standard
+   error of the best k's mean silhouette, if larger) of the best, so one new statement does
+   not reshuffle the map (Polis keeps its number of groups the same way).
+3. Clusters smaller than ``min_topic_size`` dissolve: a statement as close to its nearest
+   topic as that topic's own members (its spread) joins it; the rest make the "other" topic.
+   Nothing is dropped.
 4. Topics holding at least ``subtopic_min_size`` statements are split the same way into
    subtopics (their small pieces join the nearest subtopic: every statement of a topic is in
    exactly one of its subtopics).
 5. Identities: with the previous fit's topics, the Hungarian algorithm pairs new topics with
-   old ones by the overlap of their statements (Jaccard), or by centroid similarity when they
-   share none; a pair inherits the old id when the overlap reaches ``min_overlap`` (or, with
-   no shared statement, the centroids are closer than every other pairing and above the
-   topics' own spread). Unmatched topics take fresh ids above every id used before.
+   old ones by the overlap of their statements (Jaccard; centroid similarity breaks ties); a
+   pair inherits the old id when the overlap reaches ``min_overlap``. Unmatched topics take
+   fresh ids above every id used before (and above ``first_new_id``).
 
 Names offline are keywords: class-based TF-IDF (each topic's statements as one document) over
 the statements' words; see :func:`topic_keywords`.
@@ -36,6 +38,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -43,7 +46,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import silhouette_samples
 from threadpoolctl import threadpool_limits
 
 __all__ = [
@@ -67,7 +70,8 @@ N_INIT = 4
 SILHOUETTE_SAMPLE = 2000
 SUBTOPIC_MIN_SIZE = 40
 HYSTERESIS = 0.01
-"""Silhouette points the previous number of topics may trail the best and still be kept."""
+"""Silhouette points the previous number of topics may always trail the best and be kept (more
+when the best k's silhouette is noisier: twice its standard error)."""
 MIN_OVERLAP = 0.3
 """Jaccard overlap of statements a new topic needs with an old one to inherit its id."""
 MAX_TOPICS = 40
@@ -135,6 +139,8 @@ class TopicModel:
     labels: IntArray
     sublabels: IntArray
     silhouette: float
+    k: int = 1
+    """The number of k-means clusters chosen ("other"'s small ones included)."""
     scores: dict[int, float] = field(default_factory=dict)
 
     def top_level(self) -> list[Topic]:
@@ -163,6 +169,7 @@ def _choose_cut(
     *,
     min_size: int,
     warm: FloatArray | None,
+    previous_k: int | None,
     hysteresis: float,
     sample: int,
     random_state: int,
@@ -170,35 +177,69 @@ def _choose_cut(
     """k-means for every k; the k with the best silhouette (or the previous k if it is close).
 
     ``warm`` holds the previous topics' centres, recomputed from their current members: the
-    previous k restarts from them, so a recompute moves only the statements that must move.
+    previous k restarts from them (the clusters that went to "other" restart from the points
+    farthest from every centre), so a recompute moves only the statements that must move.
     """
     n = len(points)
-    k_max = min(MAX_TOPICS, n // max(min_size, 1))
+    # Beyond sqrt(n) clusters the silhouette of weakly structured text keeps creeping up
+    # while the clusters shrink to a handful of statements each: no longer topics.
+    k_max = min(MAX_TOPICS, n // max(min_size, 1), math.ceil(math.sqrt(n)))
     if k_max < 2:
         return np.zeros(n, dtype=np.int64), math.nan, {}
     rows = np.arange(n)
     if n > sample:
         rows = np.sort(np.random.default_rng(random_state).choice(n, sample, replace=False))
+    if warm is not None and previous_k is not None and len(warm) <= previous_k <= n:
+        warm = _fill(points, warm, previous_k)
+    else:
+        warm, previous_k = None, None
     scored: dict[int, tuple[float, IntArray]] = {}
+    noises: dict[int, float] = {}
     # Many small fits: on one thread they ran 5x faster than with a BLAS pool each.
     with threadpool_limits(limits=1):
         for k in range(2, k_max + 1):
-            model = KMeans(n_clusters=k, n_init=N_INIT, random_state=random_state)
-            if warm is not None and len(warm) == k:
-                model = KMeans(n_clusters=k, init=warm, n_init=1, random_state=random_state)
-            labels = model.fit_predict(points).astype(np.int64)
-            if len(np.unique(labels[rows])) < 2:
-                continue
-            silhouette = silhouette_score(points[rows], labels[rows], metric="cosine")
-            scored[k] = (float(silhouette), labels)
+            inits: list[Any] = ["k-means++"]
+            if warm is not None and k == previous_k:
+                # The warm restart wins unless a fresh start is clearly better.
+                inits = [warm, "k-means++"]
+            for init in inits:
+                model = KMeans(
+                    n_clusters=k,
+                    init=init,
+                    n_init=1 if init is warm else N_INIT,
+                    random_state=random_state,
+                )
+                labels = model.fit_predict(points).astype(np.int64)
+                if len(np.unique(labels[rows])) < 2:
+                    continue
+                samples = silhouette_samples(points[rows], labels[rows], metric="cosine")
+                score = float(samples.mean())
+                # Twice the standard error of the mean silhouette: differences below it
+                # are noise of which statements happen to be there, not a better k.
+                noise = 2 * float(samples.std()) / math.sqrt(len(rows))
+                margin = max(hysteresis, noises[k]) if k in scored else 0.0
+                if k not in scored or score > scored[k][0] + margin:
+                    scored[k] = (score, labels)
+                    noises[k] = noise
     if not scored:
         return np.zeros(n, dtype=np.int64), math.nan, {}
     # Ties go to the smaller k: fewer, larger topics read better.
     best = max(scored, key=lambda k: (scored[k][0], -k))
-    previous_k = None if warm is None else len(warm)
-    if previous_k in scored and scored[previous_k][0] >= scored[best][0] - hysteresis:
+    tolerance = max(hysteresis, noises[best])
+    if previous_k in scored and scored[previous_k][0] >= scored[best][0] - tolerance:
         best = previous_k
     return scored[best][1], scored[best][0], {k: s for k, (s, _) in scored.items()}
+
+
+def _fill(points: FloatArray, centres: FloatArray, k: int) -> FloatArray:
+    """Add the point farthest from every centre until there are ``k`` (deterministic)."""
+    out = list(centres)
+    nearest = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2).min(axis=1)
+    while len(out) < k:
+        far = points[int(np.argmax(nearest))]
+        out.append(far)
+        nearest = np.minimum(nearest, ((points - far) ** 2).sum(axis=1))
+    return np.vstack(out)
 
 
 def _warm_start(
@@ -217,6 +258,25 @@ def _centroid(vectors: FloatArray, members: IntArray) -> tuple[FloatArray, float
     centre = _unit(vectors[members].mean(axis=0))
     sims = vectors[members] @ centre
     return centre, float(np.quantile(sims, _SPREAD_QUANTILE))
+
+
+def _absorb(
+    x: FloatArray, big: list[IntArray], small: list[IntArray]
+) -> tuple[list[IntArray], list[IntArray]]:
+    """A small cluster's statement joins the nearest topic if it is as close to it as that
+    topic's own members are (its spread); the rest are "other"."""
+    if not small:
+        return big, small
+    cents = [_centroid(x, m) for m in big]
+    centres = np.vstack([c for c, _ in cents])
+    spreads = np.array([s for _, s in cents])
+    rows = np.concatenate(small)
+    sims = x[rows] @ centres.T
+    nearest = sims.argmax(axis=1)
+    joins = sims[np.arange(len(rows)), nearest] >= spreads[nearest]
+    grown = [np.sort(np.concatenate([m, rows[joins & (nearest == i)]])) for i, m in enumerate(big)]
+    rest = np.sort(rows[~joins])
+    return grown, [rest] if len(rest) else []
 
 
 def _match(
@@ -266,6 +326,7 @@ def fit_topics(
     keys: npt.ArrayLike | None = None,
     previous: Sequence[PreviousTopic] = (),
     first_new_id: int = OTHER_ID + 1,
+    previous_k: int | None = None,
     random_state: int = 0,
     min_topic_size: int = MIN_TOPIC_SIZE,
     subtopic_min_size: int = SUBTOPIC_MIN_SIZE,
@@ -285,6 +346,9 @@ def fit_topics(
         Defaults to the row indices.
     previous : sequence of PreviousTopic
         The previous fit's topics and subtopics; their ids are inherited by matching.
+    previous_k : int, optional
+        The previous fit's number of k-means clusters (:attr:`TopicModel.k`, "other"'s small
+        clusters included): restarted from the previous topics and kept when close to best.
     first_new_id : int
         The smallest id a new topic may take (besides every previous id): pass one above
         every id ever used, so a retired topic's id (and link) is never given to another.
@@ -317,6 +381,7 @@ def fit_topics(
         points,
         min_size=min_topic_size,
         warm=_warm_start(points, keys_arr, top_previous),
+        previous_k=previous_k,
         hysteresis=hysteresis,
         sample=silhouette_sample,
         random_state=random_state,
@@ -326,6 +391,7 @@ def fit_topics(
     small = [m for m in clusters if len(m) < min_topic_size]
     if not big:  # too few statements for topics: one topic holds them all.
         big, small = [np.arange(n, dtype=np.int64)], []
+    big, small = _absorb(x, big, small)
     cents = [_centroid(x, m) for m in big]
     centroids = np.vstack([c for c, _ in cents])
     matched = _match(big, centroids, keys_arr, top_previous, min_overlap)
@@ -352,6 +418,7 @@ def fit_topics(
             points[members],
             min_size=min_topic_size,
             warm=_warm_start(points[members], keys_arr[members], old_children),
+            previous_k=len(old_children),
             hysteresis=hysteresis,
             sample=silhouette_sample,
             random_state=random_state,
@@ -375,7 +442,7 @@ def fit_topics(
         ):
             sublabels[piece] = sub_id
             subtopics.append(Topic(sub_id, topic.id, piece, centre, spread))
-    return TopicModel(topics + subtopics, labels, sublabels, silhouette, scores)
+    return TopicModel(topics + subtopics, labels, sublabels, silhouette, len(clusters), scores)
 
 
 def assign_vector(

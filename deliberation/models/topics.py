@@ -75,6 +75,9 @@ class TopicFit(models.Model):
         default=0, help_text="Statements assigned to the nearest topic since the last fit."
     )
     next_number = models.PositiveIntegerField(default=1)
+    k = models.PositiveIntegerField(
+        default=0, help_text="The last fit's number of k-means clusters (0: none yet)."
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

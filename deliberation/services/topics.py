@@ -108,7 +108,12 @@ def _recompute(conversation_id: int) -> list[Topic]:
     ]
     state = TopicFit.objects.get(conversation_id=conversation_id)
     model = fit_topics(
-        vectors, keys=keys, previous=previous, first_new_id=state.next_number, random_state=0
+        vectors,
+        keys=keys,
+        previous=previous,
+        previous_k=state.k or None,
+        first_new_id=state.next_number,
+        random_state=0,
     )
     names = topic_keywords([s.text for s in statements], model.labels)
     subnames = topic_keywords(
@@ -151,6 +156,7 @@ def _recompute(conversation_id: int) -> list[Topic]:
         TopicFit.objects.filter(conversation_id=conversation_id).update(
             statements_fitted=len(statements),
             assigned_since=0,
+            k=model.k,
             next_number=max([state.next_number, *(n + 1 for n in kept)]),
             finished_at=timezone.now(),
         )

@@ -97,7 +97,9 @@ def test_a_recompute_with_one_new_statement_keeps_every_topic_id(
     # Shuffle the rows of the first fit so ids cannot survive by row order alone.
     order = np.random.default_rng(5).permutation(len(texts) - 1)
     first = fit_topics(vectors[:-1][order], keys=keys[:-1][order], random_state=0)
-    second = fit_topics(vectors, keys=keys, previous=previous_of(first, keys[:-1][order]))
+    second = fit_topics(
+        vectors, keys=keys, previous=previous_of(first, keys[:-1][order]), previous_k=first.k
+    )
     before = {int(k): int(t) for k, t in zip(keys[:-1][order], first.labels, strict=True)}
     after = {int(k): int(t) for k, t in zip(keys, second.labels, strict=True)}
     moved = [k for k in before if before[k] != after[k]]
@@ -156,3 +158,29 @@ def test_too_few_statements_make_one_topic_and_none_make_none() -> None:
     assert fit_topics(np.zeros((0, 4))).topics == []
     with pytest.raises(ValueError, match="keys"):
         fit_topics(np.eye(4), keys=[1, 2])
+
+
+POLIS = Path(__file__).parents[2] / "data" / "polis"
+
+
+@pytest.mark.parametrize(
+    "name", ["15-per-hour-seattle", "scoop-hivemind.biodiversity", "vtaiwan.uberx"]
+)
+def test_real_conversations_assign_every_statement_and_keep_ids_on_one_more(name: str) -> None:
+    from deliberation.assistant.embeddings import local_embedder
+
+    with (POLIS / name / "comments.csv").open(newline="") as handle:
+        texts = [r["comment-body"] for r in csv.DictReader(handle) if r["moderated"] != "-1"]
+    vectors = local_embedder().embed(texts)
+    keys = np.arange(len(texts))
+    first = fit_topics(vectors[:-1], keys=keys[:-1], random_state=0)
+    assert sorted(np.concatenate([t.members for t in first.top_level()]).tolist()) == list(
+        range(len(texts) - 1)
+    )
+    second = fit_topics(
+        vectors, keys=keys, previous=previous_of(first, keys), previous_k=first.k, random_state=0
+    )
+    assert {t.id for t in first.top_level()} <= {t.id for t in second.top_level()}
+    assert sorted(np.concatenate([t.members for t in second.top_level()]).tolist()) == list(
+        range(len(texts))
+    )
