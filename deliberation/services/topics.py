@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from clustering.topics import OTHER_ID, PreviousTopic, assign_vector, fit_topics, topic_keywords
 from deliberation.assistant.duplicates import local_statement_vectors
+from deliberation.assistant.provider import get_provider
+from deliberation.assistant.topic_names import TopicInput, topic_names_generate
 from deliberation.errors import InvalidInput, NotFound
 from deliberation.models import (
     AuditAction,
@@ -116,6 +118,24 @@ def _recompute(conversation_id: int) -> list[Topic]:
         random_state=0,
     )
     names = topic_keywords([s.text for s in statements], model.labels)
+    # Named outside the transaction: a model call may take seconds.
+    by_model = topic_names_generate(
+        conversation=Conversation.objects.get(pk=conversation_id),
+        topics=[
+            TopicInput(
+                number=t.id,
+                statements=[
+                    (statements[i].pk, statements[i].text)
+                    for i in t.members[np.argsort(-(vectors[t.members] @ t.centroid))]
+                ],
+                centroid=t.centroid,
+                spread=t.spread,
+            )
+            for t in model.top_level()
+            if not t.is_other and not (t.id in old and old[t.id].renamed_by_moderator)
+        ],
+        provider=get_provider(),
+    )
     subnames = topic_keywords(
         [s.text for s in statements], np.where(model.sublabels >= 0, model.sublabels, -1)
     )
@@ -130,7 +150,13 @@ def _recompute(conversation_id: int) -> list[Topic]:
                 conversation_id=conversation_id, number=fitted.id
             )
             words = (subnames if fitted.parent is not None else names).get(fitted.id, [])
-            if not topic.renamed_by_moderator:
+            if topic.renamed_by_moderator:
+                pass
+            elif fitted.id in by_model:
+                topic.name = by_model[fitted.id].name
+                topic.description = by_model[fitted.id].description
+                topic.name_source = TopicNameSource.MODEL
+            else:
                 topic.name = OTHER_NAME if fitted.is_other else _keyword_name(words)
                 topic.description = ""
                 topic.name_source = TopicNameSource.KEYWORDS
