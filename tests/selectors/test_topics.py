@@ -74,6 +74,7 @@ def test_a_rejected_statement_appears_on_no_topic_surface(
     html = client.get(f"/report/{camps.conversation.slug}/").content.decode()
     assert 'id="topics"' in html and html.index('id="topics"') < html.index('id="groups"')
     assert "The groups split on this topic." in html and "Rejected words" not in html
+    assert "class-based TF-IDF" in html  # the methodology says how topics are made
     section = html[html.index('id="topics"') : html.index('id="groups"')]
     # The topic's group agreement is a <meter>: no inline style for the CSP to refuse.
     assert section.count("<meter") == 4
