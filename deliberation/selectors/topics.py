@@ -147,3 +147,11 @@ def topics_document(*, conversation: Conversation) -> list[dict[str, Any]]:
         }
         for t in topics
     ]
+
+
+def topics_for_console(*, conversation: Conversation) -> list[Topic]:
+    """The topics (not subtopics) for the moderators' dashboard, largest first."""
+    return sorted(
+        Topic.objects.filter(conversation=conversation, parent=None),
+        key=lambda t: (t.is_other, -t.size, t.number),
+    )
