@@ -13,6 +13,7 @@ from deliberation.report import tasks as report_tasks  # noqa: F401  (registers 
 from deliberation.services.recompute import recompute_catch_up as _recompute_catch_up
 from deliberation.services.recompute import snapshots_reap as _snapshots_reap
 from deliberation.services.snapshots import snapshot_run
+from deliberation.services.topics import topics_recompute as _topics_recompute
 
 
 @shared_task(name="deliberation.tasks.snapshot_run")
@@ -32,3 +33,10 @@ def snapshots_reap() -> list[int]:
 def recompute_catch_up() -> list[int]:
     """Periodic: schedule conversations whose votes are ahead of their latest snapshot."""
     return _recompute_catch_up()
+
+
+@shared_task(name="deliberation.tasks.topics_recompute")
+def topics_recompute_task(conversation_id: int) -> list[int] | None:
+    """Refit a conversation's topics; a duplicate finds the fit claimed or refits the same."""
+    topics = _topics_recompute(conversation_id=conversation_id)
+    return None if topics is None else [topic.number for topic in topics]

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from deliberation.api import assistant, groups, process, views
+from deliberation.api import assistant, groups, process, topics, views
 
 v1 = [
     path("conversations/", views.ConversationListView.as_view(), name="conversation-list"),
@@ -24,6 +24,7 @@ v1 = [
     path("conversations/<slug:slug>/groups/", groups.GroupsLatestView.as_view(), name="groups"),
     path("conversations/<slug:slug>/me/", groups.MyPositionView.as_view(), name="groups-me"),
     path("conversations/<slug:slug>/process/", process.ProcessView.as_view(), name="process"),
+    path("conversations/<slug:slug>/topics/", topics.TopicsView.as_view(), name="topics"),
     path(
         "conversations/<slug:slug>/snapshots/",
         groups.SnapshotListView.as_view(),

@@ -12,6 +12,7 @@ urlpatterns = [
     path("new/", views.conversation_new, name="new"),
     path(conversation, views.dashboard, name="dashboard"),
     path(conversation + "recompute/", views.recompute, name="recompute"),
+    path(conversation + "topics/<int:number>/name/", views.topic_rename, name="topic_rename"),
     path(conversation + "settings/", views.settings, name="settings"),
     path(conversation + "seeds/", views.seeds, name="seeds"),
     path(conversation + "access/", views.access, name="access"),

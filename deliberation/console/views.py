@@ -64,7 +64,9 @@ from deliberation.selectors.moderation import (
     statement_resemblances,
     vote_bursts,
 )
+from deliberation.selectors.topics import topics_for_console
 from deliberation.services import conversation_setup, moderation
+from deliberation.services import topics as topics_service
 from deliberation.services.access import (
     invite_token_make,
     invite_token_read,
@@ -213,6 +215,7 @@ def dashboard(request: HttpRequest, conversation: Conversation) -> HttpResponse:
             "report_formats": list(REPORT_FORMATS),
             "groups_panel": _optional_template(GROUPS_PANEL_TEMPLATE),
             "assistant_ledger": _optional_template(ASSISTANT_LEDGER_TEMPLATE),
+            "topics": topics_for_console(conversation=conversation),
         },
     )
 
@@ -223,6 +226,21 @@ def recompute(request: HttpRequest, conversation: Conversation) -> HttpResponse:
     def run() -> str:
         moderation.conversation_recompute_request(actor=request.user, conversation=conversation)
         return "Recompute scheduled: the groups update when it finishes."
+
+    return _act(request, reverse("console:dashboard", args=[conversation.slug]), run)
+
+
+@require_POST
+@console_view
+def topic_rename(request: HttpRequest, conversation: Conversation, number: int) -> HttpResponse:
+    def run() -> str:
+        topic = topics_service.topic_rename(
+            actor=request.user,
+            conversation=conversation,
+            number=number,
+            name=request.POST.get("name", ""),
+        )
+        return f"Topic renamed to “{topic.name}”; the name is kept across recomputes."
 
     return _act(request, reverse("console:dashboard", args=[conversation.slug]), run)
 

@@ -6,43 +6,86 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deliberation', '0001_initial'),
+        ("deliberation", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Snapshot',
+            name="Snapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('attempt', models.PositiveIntegerField(default=0)),
-                ('watermark', models.BigIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('n_votes', models.IntegerField(blank=True, null=True)),
-                ('n_participants', models.IntegerField(blank=True, null=True)),
-                ('n_in_conv', models.IntegerField(blank=True, null=True)),
-                ('n_statements', models.IntegerField(blank=True, null=True)),
-                ('k', models.SmallIntegerField(blank=True, null=True)),
-                ('group_sizes', models.JSONField(blank=True, default=dict)),
-                ('polarization', models.FloatField(blank=True, null=True)),
-                ('timings_ms', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True, default='')),
-                ('state', models.JSONField(blank=True, null=True)),
-                ('results', models.JSONField(blank=True, help_text='Groups, consensus, per-statement statistics, metrics.', null=True)),
-                ('positions', models.BinaryField(blank=True, null=True)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='snapshots', to='deliberation.conversation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("attempt", models.PositiveIntegerField(default=0)),
+                ("watermark", models.BigIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("n_votes", models.IntegerField(blank=True, null=True)),
+                ("n_participants", models.IntegerField(blank=True, null=True)),
+                ("n_in_conv", models.IntegerField(blank=True, null=True)),
+                ("n_statements", models.IntegerField(blank=True, null=True)),
+                ("k", models.SmallIntegerField(blank=True, null=True)),
+                ("group_sizes", models.JSONField(blank=True, default=dict)),
+                ("polarization", models.FloatField(blank=True, null=True)),
+                ("timings_ms", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True, default="")),
+                ("state", models.JSONField(blank=True, null=True)),
+                (
+                    "results",
+                    models.JSONField(
+                        blank=True,
+                        help_text="Groups, consensus, per-statement statistics, metrics.",
+                        null=True,
+                    ),
+                ),
+                ("positions", models.BinaryField(blank=True, null=True)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="snapshots",
+                        to="deliberation.conversation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['conversation', 'status', 'id'], name='deliberatio_convers_c25b67_idx')],
-                'constraints': [
-                    models.UniqueConstraint(condition=models.Q(('status', 'queued')), fields=('conversation',), name='snapshot_one_queued'),
-                    models.UniqueConstraint(condition=models.Q(('status', 'running')), fields=('conversation',), name='snapshot_one_running'),
+                "ordering": ["-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["conversation", "status", "id"],
+                        name="deliberatio_convers_c25b67_idx",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "queued")),
+                        fields=("conversation",),
+                        name="snapshot_one_queued",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "running")),
+                        fields=("conversation",),
+                        name="snapshot_one_running",
+                    ),
                 ],
             },
         ),

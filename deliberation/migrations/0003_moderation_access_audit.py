@@ -7,141 +7,251 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deliberation', '0002_snapshots'),
+        ("deliberation", "0002_snapshots"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AllowedXid',
+            name="AllowedXid",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('xid', models.CharField(max_length=200)),
-                ('added_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("xid", models.CharField(max_length=200)),
+                ("added_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'verbose_name': 'allowed external id',
-                'ordering': ['xid'],
+                "verbose_name": "allowed external id",
+                "ordering": ["xid"],
             },
         ),
         migrations.CreateModel(
-            name='AuditLogEntry',
+            name="AuditLogEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('actor_username', models.CharField(max_length=150)),
-                ('action', models.CharField(choices=[('conversation_created', 'Conversation created'), ('conversation_updated', 'Settings changed'), ('access_changed', 'Access changed'), ('invite_link_reset', 'Invite link reset'), ('moderator_added', 'Moderator added'), ('moderator_removed', 'Moderator removed'), ('statement_seeded', 'Seed statement added'), ('statement_accepted', 'Statement accepted'), ('statement_rejected', 'Statement rejected'), ('statement_edited', 'Statement text corrected'), ('statement_flags_changed', 'Statement marked meta/seed'), ('participant_excluded', 'Participant excluded'), ('participant_reinstated', 'Participant reinstated'), ('recompute_requested', 'Recompute requested')], max_length=40)),
-                ('target_type', models.CharField(max_length=40)),
-                ('target_id', models.BigIntegerField(blank=True, null=True)),
-                ('before', models.JSONField(blank=True, null=True)),
-                ('after', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("actor_username", models.CharField(max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("conversation_created", "Conversation created"),
+                            ("conversation_updated", "Settings changed"),
+                            ("access_changed", "Access changed"),
+                            ("invite_link_reset", "Invite link reset"),
+                            ("moderator_added", "Moderator added"),
+                            ("moderator_removed", "Moderator removed"),
+                            ("statement_seeded", "Seed statement added"),
+                            ("statement_accepted", "Statement accepted"),
+                            ("statement_rejected", "Statement rejected"),
+                            ("statement_edited", "Statement text corrected"),
+                            ("statement_flags_changed", "Statement marked meta/seed"),
+                            ("participant_excluded", "Participant excluded"),
+                            ("participant_reinstated", "Participant reinstated"),
+                            ("recompute_requested", "Recompute requested"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                ("target_type", models.CharField(max_length=40)),
+                ("target_id", models.BigIntegerField(blank=True, null=True)),
+                ("before", models.JSONField(blank=True, null=True)),
+                ("after", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'verbose_name_plural': 'audit log entries',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name_plural": "audit log entries",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='RateLimitHit',
+            name="RateLimitHit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('vote', 'Vote'), ('statement', 'Statement')], max_length=10)),
-                ('window_start', models.DateTimeField()),
-                ('hits', models.PositiveIntegerField(default=1)),
-                ('last_hit_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[("vote", "Vote"), ("statement", "Statement")], max_length=10
+                    ),
+                ),
+                ("window_start", models.DateTimeField()),
+                ("hits", models.PositiveIntegerField(default=1)),
+                ("last_hit_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['-window_start', '-id'],
+                "ordering": ["-window_start", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='access_mode',
-            field=models.CharField(choices=[('anyone', 'Anyone, anonymously'), ('invite', 'Holders of the invite link'), ('xid_list', 'Listed external ids'), ('logged_in', 'Logged-in users')], default='anyone', max_length=10),
+            model_name="conversation",
+            name="access_mode",
+            field=models.CharField(
+                choices=[
+                    ("anyone", "Anyone, anonymously"),
+                    ("invite", "Holders of the invite link"),
+                    ("xid_list", "Listed external ids"),
+                    ("logged_in", "Logged-in users"),
+                ],
+                default="anyone",
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='closes_at',
-            field=models.DateTimeField(blank=True, help_text='From this time nobody can write.', null=True),
+            model_name="conversation",
+            name="closes_at",
+            field=models.DateTimeField(
+                blank=True, help_text="From this time nobody can write.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='invite_version',
-            field=models.PositiveIntegerField(default=1, help_text='Bumped to revoke every invite link handed out so far.'),
+            model_name="conversation",
+            name="invite_version",
+            field=models.PositiveIntegerField(
+                default=1, help_text="Bumped to revoke every invite link handed out so far."
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='moderators',
-            field=models.ManyToManyField(blank=True, related_name='moderated_conversations', to=settings.AUTH_USER_MODEL),
+            model_name="conversation",
+            name="moderators",
+            field=models.ManyToManyField(
+                blank=True, related_name="moderated_conversations", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='opens_at',
-            field=models.DateTimeField(blank=True, help_text='Before this time only moderators can write.', null=True),
+            model_name="conversation",
+            name="opens_at",
+            field=models.DateTimeField(
+                blank=True, help_text="Before this time only moderators can write.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='report_visibility',
-            field=models.CharField(choices=[('public', 'Anyone who can see the conversation'), ('after_close', 'Anyone, once the conversation has closed'), ('moderators', 'Moderators only')], default='public', max_length=12),
+            model_name="conversation",
+            name="report_visibility",
+            field=models.CharField(
+                choices=[
+                    ("public", "Anyone who can see the conversation"),
+                    ("after_close", "Anyone, once the conversation has closed"),
+                    ("moderators", "Moderators only"),
+                ],
+                default="public",
+                max_length=12,
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='show_groups',
-            field=models.BooleanField(default=True, help_text='Whether participants see the opinion groups.'),
+            model_name="conversation",
+            name="show_groups",
+            field=models.BooleanField(
+                default=True, help_text="Whether participants see the opinion groups."
+            ),
         ),
         migrations.AddConstraint(
-            model_name='conversation',
-            constraint=models.CheckConstraint(condition=models.Q(('opens_at__isnull', True), ('closes_at__isnull', True), ('closes_at__gt', models.F('opens_at')), _connector='OR'), name='conversation_closes_after_opening'),
+            model_name="conversation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("opens_at__isnull", True),
+                    ("closes_at__isnull", True),
+                    ("closes_at__gt", models.F("opens_at")),
+                    _connector="OR",
+                ),
+                name="conversation_closes_after_opening",
+            ),
         ),
         migrations.AddField(
-            model_name='allowedxid',
-            name='conversation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='allowed_xids', to='deliberation.conversation'),
+            model_name="allowedxid",
+            name="conversation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="allowed_xids",
+                to="deliberation.conversation",
+            ),
         ),
         migrations.AddField(
-            model_name='auditlogentry',
-            name='actor',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='audit_entries', to=settings.AUTH_USER_MODEL),
+            model_name="auditlogentry",
+            name="actor",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="audit_entries",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='auditlogentry',
-            name='conversation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audit_entries', to='deliberation.conversation'),
+            model_name="auditlogentry",
+            name="conversation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="audit_entries",
+                to="deliberation.conversation",
+            ),
         ),
         migrations.AddField(
-            model_name='ratelimithit',
-            name='conversation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rate_limit_hits', to='deliberation.conversation'),
+            model_name="ratelimithit",
+            name="conversation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="rate_limit_hits",
+                to="deliberation.conversation",
+            ),
         ),
         migrations.AddField(
-            model_name='ratelimithit',
-            name='participant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rate_limit_hits', to='deliberation.participant'),
+            model_name="ratelimithit",
+            name="participant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="rate_limit_hits",
+                to="deliberation.participant",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='allowedxid',
-            constraint=models.UniqueConstraint(fields=('conversation', 'xid'), name='allowed_xid_unique'),
+            model_name="allowedxid",
+            constraint=models.UniqueConstraint(
+                fields=("conversation", "xid"), name="allowed_xid_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='auditlogentry',
-            index=models.Index(fields=['conversation', '-created_at'], name='deliberatio_convers_b02a27_idx'),
+            model_name="auditlogentry",
+            index=models.Index(
+                fields=["conversation", "-created_at"], name="deliberatio_convers_b02a27_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='auditlogentry',
-            index=models.Index(fields=['conversation', 'action'], name='deliberatio_convers_f100b6_idx'),
+            model_name="auditlogentry",
+            index=models.Index(
+                fields=["conversation", "action"], name="deliberatio_convers_f100b6_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='auditlogentry',
-            index=models.Index(fields=['conversation', 'target_type', 'target_id'], name='deliberatio_convers_2be52b_idx'),
+            model_name="auditlogentry",
+            index=models.Index(
+                fields=["conversation", "target_type", "target_id"],
+                name="deliberatio_convers_2be52b_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='ratelimithit',
-            index=models.Index(fields=['conversation', '-window_start'], name='deliberatio_convers_ab7d81_idx'),
+            model_name="ratelimithit",
+            index=models.Index(
+                fields=["conversation", "-window_start"], name="deliberatio_convers_ab7d81_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ratelimithit',
-            constraint=models.UniqueConstraint(fields=('participant', 'action', 'window_start'), name='rate_limit_hit_window'),
+            model_name="ratelimithit",
+            constraint=models.UniqueConstraint(
+                fields=("participant", "action", "window_start"), name="rate_limit_hit_window"
+            ),
         ),
     ]

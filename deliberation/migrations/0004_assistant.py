@@ -6,125 +6,358 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deliberation', '0003_moderation_access_audit'),
+        ("deliberation", "0003_moderation_access_audit"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='statement',
-            name='is_ai_suggested',
-            field=models.BooleanField(default=False, help_text='Drafted by the AI assistant and approved by a moderator.'),
+            model_name="statement",
+            name="is_ai_suggested",
+            field=models.BooleanField(
+                default=False, help_text="Drafted by the AI assistant and approved by a moderator."
+            ),
         ),
         migrations.CreateModel(
-            name='AICall',
+            name="AICall",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('purpose', models.CharField(choices=[('summary', 'Group summaries'), ('embedding', 'Embeddings'), ('stance', 'Stance check'), ('bridge', 'Bridging suggestions'), ('chat', 'Participant chat')], max_length=20)),
-                ('provider', models.CharField(help_text="'openai' or 'offline'.", max_length=20)),
-                ('model', models.CharField(blank=True, default='', max_length=200)),
-                ('prompt_version', models.CharField(blank=True, default='', max_length=40)),
-                ('input_hash', models.CharField(blank=True, db_index=True, default='', max_length=64)),
-                ('input_statement_ids', models.JSONField(default=list)),
-                ('output', models.TextField(blank=True, default='')),
-                ('prompt_tokens', models.PositiveIntegerField(default=0)),
-                ('completion_tokens', models.PositiveIntegerField(default=0)),
-                ('latency_ms', models.PositiveIntegerField(default=0)),
-                ('attempt', models.PositiveSmallIntegerField(default=1)),
-                ('outcome', models.CharField(choices=[('ok', 'Answered'), ('cached', 'Answered from the cache'), ('error', 'API error'), ('timeout', 'Timed out'), ('rate_limited', 'Rate limited'), ('invalid_output', 'Output was not the requested JSON'), ('gate_failed', 'Output failed the gate'), ('budget_exhausted', 'Token budget exhausted'), ('offline', 'No endpoint configured: offline fallback')], max_length=20)),
-                ('detail', models.TextField(blank=True, default='', help_text="The error, or the gate's reasons for refusing.")),
-                ('decision', models.CharField(blank=True, choices=[('approved', 'Approved'), ('edited', 'Approved after editing'), ('rejected', 'Rejected')], default='', max_length=10)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('conversation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='ai_calls', to='deliberation.conversation')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "purpose",
+                    models.CharField(
+                        choices=[
+                            ("summary", "Group summaries"),
+                            ("embedding", "Embeddings"),
+                            ("stance", "Stance check"),
+                            ("bridge", "Bridging suggestions"),
+                            ("chat", "Participant chat"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("provider", models.CharField(help_text="'openai' or 'offline'.", max_length=20)),
+                ("model", models.CharField(blank=True, default="", max_length=200)),
+                ("prompt_version", models.CharField(blank=True, default="", max_length=40)),
+                (
+                    "input_hash",
+                    models.CharField(blank=True, db_index=True, default="", max_length=64),
+                ),
+                ("input_statement_ids", models.JSONField(default=list)),
+                ("output", models.TextField(blank=True, default="")),
+                ("prompt_tokens", models.PositiveIntegerField(default=0)),
+                ("completion_tokens", models.PositiveIntegerField(default=0)),
+                ("latency_ms", models.PositiveIntegerField(default=0)),
+                ("attempt", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("ok", "Answered"),
+                            ("cached", "Answered from the cache"),
+                            ("error", "API error"),
+                            ("timeout", "Timed out"),
+                            ("rate_limited", "Rate limited"),
+                            ("invalid_output", "Output was not the requested JSON"),
+                            ("gate_failed", "Output failed the gate"),
+                            ("budget_exhausted", "Token budget exhausted"),
+                            ("offline", "No endpoint configured: offline fallback"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "detail",
+                    models.TextField(
+                        blank=True,
+                        default="",
+                        help_text="The error, or the gate's reasons for refusing.",
+                    ),
+                ),
+                (
+                    "decision",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("approved", "Approved"),
+                            ("edited", "Approved after editing"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="ai_calls",
+                        to="deliberation.conversation",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='BridgingSuggestion',
+            name="BridgingSuggestion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.CharField(max_length=500)),
-                ('original_text', models.CharField(help_text='The text as the assistant drafted it.', max_length=500)),
-                ('rationale', models.TextField(blank=True, default='')),
-                ('source', models.CharField(help_text="'llm' or 'offline'.", max_length=20)),
-                ('based_on', models.JSONField(default=list, help_text='Statement ids it was drafted from.')),
-                ('forecast', models.JSONField(default=dict)),
-                ('forecast_bridging', models.FloatField()),
-                ('status', models.CharField(choices=[('proposed', 'Waiting for a moderator'), ('approved', 'Approved'), ('rejected', 'Rejected')], default='proposed', max_length=10)),
-                ('realised', models.JSONField(blank=True, default=dict)),
-                ('realised_votes', models.PositiveIntegerField(default=0)),
-                ('forecast_error', models.FloatField(blank=True, help_text='Mean absolute error of the forecast over groups.', null=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('ai_call', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='deliberation.aicall')),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bridging_suggestions', to='deliberation.conversation')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('snapshot', models.ForeignKey(blank=True, help_text='The snapshot whose groups the forecast is for.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='deliberation.snapshot')),
-                ('statement', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='bridging_suggestion', to='deliberation.statement')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("text", models.CharField(max_length=500)),
+                (
+                    "original_text",
+                    models.CharField(
+                        help_text="The text as the assistant drafted it.", max_length=500
+                    ),
+                ),
+                ("rationale", models.TextField(blank=True, default="")),
+                ("source", models.CharField(help_text="'llm' or 'offline'.", max_length=20)),
+                (
+                    "based_on",
+                    models.JSONField(default=list, help_text="Statement ids it was drafted from."),
+                ),
+                ("forecast", models.JSONField(default=dict)),
+                ("forecast_bridging", models.FloatField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("proposed", "Waiting for a moderator"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="proposed",
+                        max_length=10,
+                    ),
+                ),
+                ("realised", models.JSONField(blank=True, default=dict)),
+                ("realised_votes", models.PositiveIntegerField(default=0)),
+                (
+                    "forecast_error",
+                    models.FloatField(
+                        blank=True,
+                        help_text="Mean absolute error of the forecast over groups.",
+                        null=True,
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "ai_call",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="deliberation.aicall",
+                    ),
+                ),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="bridging_suggestions",
+                        to="deliberation.conversation",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "snapshot",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The snapshot whose groups the forecast is for.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="deliberation.snapshot",
+                    ),
+                ),
+                (
+                    "statement",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="bridging_suggestion",
+                        to="deliberation.statement",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-forecast_bridging', 'id'],
+                "ordering": ["-forecast_bridging", "id"],
             },
         ),
         migrations.CreateModel(
-            name='DuplicateFlag',
+            name="DuplicateFlag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tier', models.CharField(choices=[('duplicate', 'Near-certain duplicate'), ('probable', 'Probable duplicate'), ('related', 'Related'), ('none', 'Unrelated')], max_length=10)),
-                ('score', models.FloatField()),
-                ('stance', models.CharField(choices=[('same', 'Makes the same claim'), ('opposite', 'Makes the opposite claim'), ('different', 'Makes a different claim'), ('unchecked', 'Not checked')], default='unchecked', max_length=10)),
-                ('method', models.CharField(help_text="'embedding' or 'offline'.", max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('similar_to', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='deliberation.statement')),
-                ('statement', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='duplicate_flags', to='deliberation.statement')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "tier",
+                    models.CharField(
+                        choices=[
+                            ("duplicate", "Near-certain duplicate"),
+                            ("probable", "Probable duplicate"),
+                            ("related", "Related"),
+                            ("none", "Unrelated"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("score", models.FloatField()),
+                (
+                    "stance",
+                    models.CharField(
+                        choices=[
+                            ("same", "Makes the same claim"),
+                            ("opposite", "Makes the opposite claim"),
+                            ("different", "Makes a different claim"),
+                            ("unchecked", "Not checked"),
+                        ],
+                        default="unchecked",
+                        max_length=10,
+                    ),
+                ),
+                ("method", models.CharField(help_text="'embedding' or 'offline'.", max_length=20)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "similar_to",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="deliberation.statement",
+                    ),
+                ),
+                (
+                    "statement",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="duplicate_flags",
+                        to="deliberation.statement",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-score'],
+                "ordering": ["-score"],
             },
         ),
         migrations.CreateModel(
-            name='SnapshotSummary',
+            name="SnapshotSummary",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('groups', models.JSONField(default=list)),
-                ('overview', models.JSONField(default=dict)),
-                ('limitations', models.JSONField(default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('ai_call', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='deliberation.aicall')),
-                ('snapshot', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='ai_summary', to='deliberation.snapshot')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("groups", models.JSONField(default=list)),
+                ("overview", models.JSONField(default=dict)),
+                ("limitations", models.JSONField(default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "ai_call",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="deliberation.aicall",
+                    ),
+                ),
+                (
+                    "snapshot",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="ai_summary",
+                        to="deliberation.snapshot",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='StatementEmbedding',
+            name="StatementEmbedding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('model', models.CharField(max_length=200)),
-                ('text_hash', models.CharField(max_length=64)),
-                ('vector', models.BinaryField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('statement', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='embeddings', to='deliberation.statement')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("model", models.CharField(max_length=200)),
+                ("text_hash", models.CharField(max_length=64)),
+                ("vector", models.BinaryField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "statement",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="embeddings",
+                        to="deliberation.statement",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='aicall',
-            index=models.Index(fields=['conversation', 'purpose', 'created_at'], name='deliberatio_convers_587b55_idx'),
+            model_name="aicall",
+            index=models.Index(
+                fields=["conversation", "purpose", "created_at"],
+                name="deliberatio_convers_587b55_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='bridgingsuggestion',
-            index=models.Index(fields=['conversation', 'status'], name='deliberatio_convers_dcadb7_idx'),
+            model_name="bridgingsuggestion",
+            index=models.Index(
+                fields=["conversation", "status"], name="deliberatio_convers_dcadb7_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='duplicateflag',
-            constraint=models.UniqueConstraint(fields=('statement', 'similar_to'), name='duplicate_flag_pair'),
+            model_name="duplicateflag",
+            constraint=models.UniqueConstraint(
+                fields=("statement", "similar_to"), name="duplicate_flag_pair"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='statementembedding',
-            constraint=models.UniqueConstraint(fields=('statement', 'model'), name='embedding_unique'),
+            model_name="statementembedding",
+            constraint=models.UniqueConstraint(
+                fields=("statement", "model"), name="embedding_unique"
+            ),
         ),
     ]

@@ -15,15 +15,14 @@ def store_uncompressed(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor)
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deliberation', '0005_assistant_moderation_flags'),
+        ("deliberation", "0005_assistant_moderation_flags"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='snapshot',
-            name='vote_arrays',
+            model_name="snapshot",
+            name="vote_arrays",
             field=models.BinaryField(blank=True, null=True),
         ),
         migrations.RunPython(store_uncompressed, migrations.RunPython.noop),

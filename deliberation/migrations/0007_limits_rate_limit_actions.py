@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deliberation', '0006_snapshot_vote_arrays'),
+        ("deliberation", "0006_snapshot_vote_arrays"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='ratelimithit',
-            name='action',
-            field=models.CharField(choices=[('join', 'Join'), ('vote', 'Vote'), ('statement', 'Statement'), ('draft', 'Draft check'), ('assistant', 'Assistant question')], max_length=10),
+            model_name="ratelimithit",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("join", "Join"),
+                    ("vote", "Vote"),
+                    ("statement", "Statement"),
+                    ("draft", "Draft check"),
+                    ("assistant", "Assistant question"),
+                ],
+                max_length=10,
+            ),
         ),
     ]

@@ -25,79 +25,149 @@ def _fresh_salts_and_imported(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deliberation', '0007_limits_rate_limit_actions'),
+        ("deliberation", "0007_limits_rate_limit_actions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EmailLink',
+            name="EmailLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email_hash', models.CharField(max_length=64)),
-                ('token_hash', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email_hash", models.CharField(max_length=64)),
+                ("token_hash", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='link_salt',
-            field=models.CharField(default=deliberation.models.conversations.link_salt_new, editable=False, max_length=64),
+            model_name="conversation",
+            name="link_salt",
+            field=models.CharField(
+                default=deliberation.models.conversations.link_salt_new,
+                editable=False,
+                max_length=64,
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='members_only',
-            field=models.BooleanField(default=True, help_text='With invite, signed or id-list access: only members read the conversation.'),
+            model_name="conversation",
+            name="members_only",
+            field=models.BooleanField(
+                default=True,
+                help_text="With invite, signed or id-list access: only members read the conversation.",
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='participant_requirement',
-            field=models.CharField(choices=[('none', 'Nothing more'), ('email', 'A verified email address (one participant per address)'), ('account', 'A user account (logged-in users only)')], default='none', max_length=10),
+            model_name="conversation",
+            name="participant_requirement",
+            field=models.CharField(
+                choices=[
+                    ("none", "Nothing more"),
+                    ("email", "A verified email address (one participant per address)"),
+                    ("account", "A user account (logged-in users only)"),
+                ],
+                default="none",
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='xid_salt',
-            field=models.CharField(default=deliberation.models.conversations.link_salt_new, editable=False, max_length=64),
+            model_name="conversation",
+            name="xid_salt",
+            field=models.CharField(
+                default=deliberation.models.conversations.link_salt_new,
+                editable=False,
+                max_length=64,
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='xid_secret_rotated_at',
+            model_name="conversation",
+            name="xid_secret_rotated_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='participant',
-            name='email_hash',
-            field=models.CharField(blank=True, editable=False, help_text='Keyed hash of the verified email address; the address is not kept.', max_length=64, null=True),
+            model_name="participant",
+            name="email_hash",
+            field=models.CharField(
+                blank=True,
+                editable=False,
+                help_text="Keyed hash of the verified email address; the address is not kept.",
+                max_length=64,
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='participant',
-            name='imported',
-            field=models.BooleanField(default=False, help_text='Imported from Polis: its external id can never be claimed.'),
+            model_name="participant",
+            name="imported",
+            field=models.BooleanField(
+                default=False,
+                help_text="Imported from Polis: its external id can never be claimed.",
+            ),
         ),
         migrations.AlterField(
-            model_name='auditlogentry',
-            name='action',
-            field=models.CharField(choices=[('conversation_created', 'Conversation created'), ('conversation_updated', 'Settings changed'), ('access_changed', 'Access changed'), ('invite_link_reset', 'Invite link reset'), ('moderator_added', 'Moderator added'), ('moderator_removed', 'Moderator removed'), ('statement_seeded', 'Seed statement added'), ('statement_accepted', 'Statement accepted'), ('statement_rejected', 'Statement rejected'), ('statement_edited', 'Statement text corrected'), ('statement_flags_changed', 'Statement marked meta/seed'), ('participant_excluded', 'Participant excluded'), ('participant_reinstated', 'Participant reinstated'), ('recompute_requested', 'Recompute requested'), ('xid_secret_rotated', 'External-id signing secret replaced'), ('participant_moved', 'Participant moved to a new device')], max_length=40),
+            model_name="auditlogentry",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("conversation_created", "Conversation created"),
+                    ("conversation_updated", "Settings changed"),
+                    ("access_changed", "Access changed"),
+                    ("invite_link_reset", "Invite link reset"),
+                    ("moderator_added", "Moderator added"),
+                    ("moderator_removed", "Moderator removed"),
+                    ("statement_seeded", "Seed statement added"),
+                    ("statement_accepted", "Statement accepted"),
+                    ("statement_rejected", "Statement rejected"),
+                    ("statement_edited", "Statement text corrected"),
+                    ("statement_flags_changed", "Statement marked meta/seed"),
+                    ("participant_excluded", "Participant excluded"),
+                    ("participant_reinstated", "Participant reinstated"),
+                    ("recompute_requested", "Recompute requested"),
+                    ("xid_secret_rotated", "External-id signing secret replaced"),
+                    ("participant_moved", "Participant moved to a new device"),
+                ],
+                max_length=40,
+            ),
         ),
         migrations.AlterField(
-            model_name='conversation',
-            name='access_mode',
-            field=models.CharField(choices=[('anyone', 'Anyone, anonymously'), ('invite', 'Holders of the invite link'), ('signed', 'External ids your site signs'), ('xid_list', 'Listed external ids, through their personal links'), ('logged_in', 'Logged-in users')], default='anyone', max_length=10),
+            model_name="conversation",
+            name="access_mode",
+            field=models.CharField(
+                choices=[
+                    ("anyone", "Anyone, anonymously"),
+                    ("invite", "Holders of the invite link"),
+                    ("signed", "External ids your site signs"),
+                    ("xid_list", "Listed external ids, through their personal links"),
+                    ("logged_in", "Logged-in users"),
+                ],
+                default="anyone",
+                max_length=10,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='participant',
-            constraint=models.UniqueConstraint(condition=models.Q(('email_hash__isnull', False)), fields=('conversation', 'email_hash'), name='participant_unique_email'),
+            model_name="participant",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("email_hash__isnull", False)),
+                fields=("conversation", "email_hash"),
+                name="participant_unique_email",
+            ),
         ),
         migrations.AddField(
-            model_name='emaillink',
-            name='conversation',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='email_links', to='deliberation.conversation'),
+            model_name="emaillink",
+            name="conversation",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="email_links",
+                to="deliberation.conversation",
+            ),
         ),
         migrations.RunPython(_fresh_salts_and_imported, migrations.RunPython.noop),
     ]

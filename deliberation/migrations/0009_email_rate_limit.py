@@ -4,15 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deliberation', '0008_ident_links'),
+        ("deliberation", "0008_ident_links"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='ratelimithit',
-            name='action',
-            field=models.CharField(choices=[('join', 'Join'), ('vote', 'Vote'), ('statement', 'Statement'), ('draft', 'Draft check'), ('assistant', 'Assistant question'), ('email', 'Email link')], max_length=10),
+            model_name="ratelimithit",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("join", "Join"),
+                    ("vote", "Vote"),
+                    ("statement", "Statement"),
+                    ("draft", "Draft check"),
+                    ("assistant", "Assistant question"),
+                    ("email", "Email link"),
+                ],
+                max_length=10,
+            ),
         ),
     ]

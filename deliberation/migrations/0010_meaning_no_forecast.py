@@ -4,24 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deliberation', '0009_email_rate_limit'),
+        ("deliberation", "0009_email_rate_limit"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='bridgingsuggestion',
-            options={'ordering': [models.OrderBy(models.F('forecast_bridging'), descending=True, nulls_last=True), 'id']},
+            name="bridgingsuggestion",
+            options={
+                "ordering": [
+                    models.OrderBy(models.F("forecast_bridging"), descending=True, nulls_last=True),
+                    "id",
+                ]
+            },
         ),
         migrations.AlterField(
-            model_name='bridgingsuggestion',
-            name='forecast_bridging',
-            field=models.FloatField(blank=True, help_text="The lower bound of the smallest group's forecast; null: no forecast.", null=True),
+            model_name="bridgingsuggestion",
+            name="forecast_bridging",
+            field=models.FloatField(
+                blank=True,
+                help_text="The lower bound of the smallest group's forecast; null: no forecast.",
+                null=True,
+            ),
         ),
         migrations.AlterField(
-            model_name='duplicateflag',
-            name='method',
-            field=models.CharField(help_text="Vectors and stance judge: 'local+rules', 'endpoint+llm'... ('offline' or 'embedding' before the local model).", max_length=20),
+            model_name="duplicateflag",
+            name="method",
+            field=models.CharField(
+                help_text="Vectors and stance judge: 'local+rules', 'endpoint+llm'... ('offline' or 'embedding' before the local model).",
+                max_length=20,
+            ),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deliberation', '0010_meaning_no_forecast'),
+        ("deliberation", "0010_meaning_no_forecast"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='statement',
-            name='text_key',
+            model_name="statement",
+            name="text_key",
             field=models.CharField(editable=False, max_length=1500),
         ),
     ]

@@ -4,25 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deliberation', '0011_inputs_statement_key_length'),
+        ("deliberation", "0011_inputs_statement_key_length"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='aicall',
-            name='prompt',
-            field=models.JSONField(blank=True, default=list, help_text='The messages sent, each cut to its first 20,000 characters; empty for embeddings and offline fallbacks.'),
+            model_name="aicall",
+            name="prompt",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                help_text="The messages sent, each cut to its first 20,000 characters; empty for embeddings and offline fallbacks.",
+            ),
         ),
         migrations.AlterField(
-            model_name='aicall',
-            name='output',
-            field=models.TextField(blank=True, default='', help_text="The model's whole answer (the cache serves it)."),
+            model_name="aicall",
+            name="output",
+            field=models.TextField(
+                blank=True, default="", help_text="The model's whole answer (the cache serves it)."
+            ),
         ),
         migrations.AlterField(
-            model_name='aicall',
-            name='purpose',
-            field=models.CharField(choices=[('summary', 'Group summaries'), ('verify', 'Summary verification'), ('embedding', 'Embeddings'), ('stance', 'Stance check'), ('bridge', 'Bridging suggestions'), ('chat', 'Participant chat'), ('moderation_flags', 'Moderation flags')], max_length=20),
+            model_name="aicall",
+            name="purpose",
+            field=models.CharField(
+                choices=[
+                    ("summary", "Group summaries"),
+                    ("verify", "Summary verification"),
+                    ("embedding", "Embeddings"),
+                    ("stance", "Stance check"),
+                    ("bridge", "Bridging suggestions"),
+                    ("chat", "Participant chat"),
+                    ("moderation_flags", "Moderation flags"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

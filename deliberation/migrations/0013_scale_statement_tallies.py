@@ -5,23 +5,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('deliberation', '0012_verify_ledger_prompt'),
+        ("deliberation", "0012_verify_ledger_prompt"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='StatementTally',
+            name="StatementTally",
             fields=[
-                ('statement', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='tally', serialize=False, to='deliberation.statement')),
-                ('agree', models.IntegerField(default=0)),
-                ('disagree', models.IntegerField(default=0)),
-                ('passes', models.IntegerField(default=0)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='deliberation.conversation')),
+                (
+                    "statement",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="tally",
+                        serialize=False,
+                        to="deliberation.statement",
+                    ),
+                ),
+                ("agree", models.IntegerField(default=0)),
+                ("disagree", models.IntegerField(default=0)),
+                ("passes", models.IntegerField(default=0)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="deliberation.conversation",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['conversation'], name='tally_conversation')],
+                "indexes": [models.Index(fields=["conversation"], name="tally_conversation")],
             },
         ),
     ]

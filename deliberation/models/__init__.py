@@ -36,6 +36,7 @@ from deliberation.models.moderation import (
     RateLimitHit,
 )
 from deliberation.models.snapshots import POSITION_DTYPE, Snapshot, SnapshotStatus
+from deliberation.models.topics import StatementTopic, Topic, TopicFit, TopicNameSource
 from deliberation.models.votes import StatementTally, Vote, VoteEvent, VoteValue
 
 __all__ = [
@@ -68,8 +69,12 @@ __all__ = [
     "StatementEmbedding",
     "StatementStatus",
     "StatementTally",
+    "StatementTopic",
     "SuggestionStatus",
     "SummarySource",
+    "Topic",
+    "TopicFit",
+    "TopicNameSource",
     "Visibility",
     "Vote",
     "VoteEvent",

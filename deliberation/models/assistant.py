@@ -21,6 +21,7 @@ class AIPurpose(models.TextChoices):
     BRIDGE = "bridge", "Bridging suggestions"
     CHAT = "chat", "Participant chat"
     MODERATION_FLAGS = "moderation_flags", "Moderation flags"
+    TOPIC_NAMES = "topic_names", "Topic names"
 
 
 class AIOutcome(models.TextChoices):

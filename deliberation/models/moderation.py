@@ -26,6 +26,7 @@ class AuditAction(models.TextChoices):
     RECOMPUTE_REQUESTED = "recompute_requested", "Recompute requested"
     XID_SECRET_ROTATED = "xid_secret_rotated", "External-id signing secret replaced"
     PARTICIPANT_MOVED = "participant_moved", "Participant moved to a new device"
+    TOPIC_RENAMED = "topic_renamed", "Topic renamed"
 
 
 class AuditLogEntry(models.Model):

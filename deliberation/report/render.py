@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
 from django.template.loader import render_to_string
 
-from deliberation.models import Conversation, Snapshot
+from deliberation.models import Conversation, Snapshot, TopicFit
 from deliberation.report.process import process_context
 from deliberation.report.svg import SeriesPoint, opinion_map_svg, time_series_svg
 from deliberation.selectors.groups import snapshot_latest_id
@@ -91,6 +91,13 @@ def report_body_cached(*, conversation: Conversation, snapshot: Snapshot, sort: 
         sort=sort,
         freshness=report_freshness(conversation=conversation, snapshot=snapshot),
     )
+    # Topics are refitted between snapshots: the last fit's time is part of the key.
+    fitted = (
+        TopicFit.objects.filter(conversation=conversation)
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    key += f":topics{fitted.timestamp() if fitted else 0}"
     body = cache.get(key)
     if body is None:
         body = report_body_html(

@@ -7,10 +7,10 @@ same tomorrow as today.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -52,6 +52,9 @@ from deliberation.selectors.groups import (
     snapshot_latest_id,
 )
 from deliberation.selectors.moderation import audit_counts_by_action
+
+if TYPE_CHECKING:
+    from deliberation.selectors.topics import TopicReport
 
 HOURLY_UP_TO = timedelta(days=2)
 DAILY_UP_TO = timedelta(days=120)
@@ -549,6 +552,7 @@ class ReportContext:
     summary_limitations: list[str]
     bridges: list[BridgeReport]
     sensitivity: Sensitivity | None
+    topics: list["TopicReport"] = field(default_factory=list)
 
     @property
     def sort_label(self) -> str:
@@ -672,6 +676,8 @@ def report_build(
     *, conversation: Conversation, snapshot: Snapshot, sort: str = DEFAULT_SORT
 ) -> ReportContext:
     """Everything the report shows for one succeeded snapshot (see the module docstring)."""
+    from deliberation.selectors.topics import topics_report  # It builds on this module.
+
     results: dict[str, Any] = snapshot.results or {}
     groups_data = results.get("groups", [])
     statements = {
@@ -762,4 +768,5 @@ def report_build(
         summary_limitations=list(stored_summary.limitations) if stored_summary else [],
         bridges=_bridges(conversation),
         sensitivity=_sensitivity(results.get("sensitivity"), by_id),
+        topics=topics_report(conversation=conversation, rows=rows),
     )

@@ -23,6 +23,7 @@ from deliberation.models import (
 from deliberation.selectors.conversations import conversation_can_moderate
 from deliberation.services.recompute import recompute_schedule
 from deliberation.services.statements import statement_clean_text, statement_find_duplicate
+from deliberation.services.topics import topic_assign_schedule, topics_recompute_schedule
 
 DECISIONS = {
     "accept": (StatementStatus.ACCEPTED, AuditAction.STATEMENT_ACCEPTED),
@@ -129,6 +130,10 @@ def statement_decide_many(
             )
         Statement.objects.bulk_update(statements, ["status"])
         recompute_schedule(conversation_id=conversation.pk)
+        if status == StatementStatus.ACCEPTED:
+            topic_assign_schedule(
+                conversation_id=conversation.pk, statement_ids=[s.pk for s in statements]
+            )
     return statements
 
 
@@ -257,3 +262,4 @@ def conversation_recompute_request(
             after=None,
         )
         recompute_schedule(conversation_id=conversation.pk)
+        topics_recompute_schedule(conversation_id=conversation.pk)

@@ -37,6 +37,7 @@ from deliberation.selectors.report import (
     report_freshness,
     report_snapshot_get,
 )
+from deliberation.selectors.topics import topics_document
 from deliberation.services.polis_export import (
     participant_pseudonyms,
     polis_export_files,
@@ -206,6 +207,7 @@ def snapshot_document(*, conversation: Conversation, snapshot: Snapshot) -> dict
         "process": process_document(
             report=report_build(conversation=conversation, snapshot=snapshot)
         ),
+        "topics": topics_document(conversation=conversation),
         "licence": ATTRIBUTION if imported else None,
     }
 

@@ -25,6 +25,7 @@ from deliberation.models.conversations import STATEMENT_MAX_LENGTH
 from deliberation.services.access import access_check_write
 from deliberation.services.recompute import recompute_schedule
 from deliberation.services.text import text_is_visible, text_refuse_unstorable
+from deliberation.services.topics import topic_assign_schedule
 
 
 def statement_clean_text(text: object) -> str:
@@ -107,7 +108,7 @@ def statement_create(
     try:
         with transaction.atomic():
             recompute_schedule(conversation_id=conversation.pk)
-            return Statement.objects.create(
+            statement = Statement.objects.create(
                 conversation=conversation,
                 text=cleaned,
                 author_participant=author_participant,
@@ -119,6 +120,9 @@ def statement_create(
                 external_id=external_id,
                 created_at=created_at or timezone.now(),
             )
+            if status == StatementStatus.ACCEPTED:
+                topic_assign_schedule(conversation_id=conversation.pk, statement_ids=[statement.pk])
+            return statement
     except IntegrityError:
         # Race: the same text was submitted concurrently and the other insert won.
         statement_refuse_duplicate(conversation=conversation, text=cleaned)

@@ -59,6 +59,7 @@ def _console_urls(conversation: Conversation) -> list[tuple[str, str, dict[str, 
     return [
         ("get", reverse("console:dashboard", args=[slug]), {}),
         ("post", reverse("console:recompute", args=[slug]), {}),
+        ("post", reverse("console:topic_rename", args=[slug, 1]), {"name": "Hijacked"}),
         ("get", reverse("console:settings", args=[slug]), {}),
         ("post", reverse("console:settings", args=[slug]), {"topic": "Hijacked"}),
         ("post", reverse("console:seeds", args=[slug]), {"seeds": "Injected."}),
