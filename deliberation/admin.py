@@ -25,6 +25,9 @@ from deliberation.models import (
     Statement,
     StatementEmbedding,
     StatementTally,
+    StatementTopic,
+    Topic,
+    TopicFit,
     Vote,
     VoteEvent,
 )
@@ -114,6 +117,30 @@ class StatementTallyAdmin(ReadOnlyAdmin):
     list_filter = ["conversation"]
     search_fields = ["statement__text", "conversation__slug"]
     raw_id_fields = ["statement", "conversation"]
+
+
+# Topics are renamed in the console, where the rename is audited: read-only here.
+@admin.register(Topic)
+class TopicAdmin(ReadOnlyAdmin):
+    list_display = ["number", "name", "conversation", "parent", "size", "name_source"]
+    list_filter = ["name_source", "renamed_by_moderator", "conversation"]
+    search_fields = ["name", "description", "conversation__slug"]
+    exclude = ["centroid"]
+
+
+@admin.register(StatementTopic)
+class StatementTopicAdmin(ReadOnlyAdmin):
+    list_display = ["statement", "topic", "subtopic", "by_fit"]
+    list_filter = ["by_fit", "topic__conversation"]
+    search_fields = ["statement__text", "topic__name"]
+    raw_id_fields = ["statement", "topic", "subtopic"]
+
+
+@admin.register(TopicFit)
+class TopicFitAdmin(ReadOnlyAdmin):
+    list_display = ["conversation", "statements_fitted", "assigned_since", "k", "finished_at"]
+    list_filter = ["finished_at"]
+    search_fields = ["conversation__slug"]
 
 
 @admin.register(AuditLogEntry)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from itertools import cycle
 from pathlib import Path
 from subprocess import Popen
+from typing import Any
 
 import pytest
 
@@ -41,8 +42,14 @@ def broker_url(own_redis: RedisServer) -> str:
 
 
 def test_the_worker_survives_a_broker_restart_and_the_groups_cover_every_acknowledged_vote(
-    own_redis: RedisServer, start_worker: Callable[..., Popen[bytes]], tmp_path: Path
+    own_redis: RedisServer,
+    start_worker: Callable[..., Popen[bytes]],
+    tmp_path: Path,
+    settings: Any,
 ) -> None:
+    # The stream votes as fast as the machine goes, far beyond a person's pace: the
+    # per-participant limit is not what this test is about.
+    settings.AGORA_RATE_LIMITS = {"vote": {"participant": 1_000_000}}
     worker = start_worker(beat=True, timings=SHIPPED)
     conversation = ConversationFactory.create()
     statements = [StatementFactory.create(conversation=conversation) for _ in range(6)]
