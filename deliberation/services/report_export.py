@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -294,18 +295,45 @@ _BUILDERS = {
 }
 
 
-def _stored_dir(conversation: Conversation, snapshot: Snapshot, fmt: str) -> Path:
-    """Where one export of one snapshot is kept: the freshness token (report_freshness) is
-    part of the path, so a moderator's decision after the snapshot (a statement rejected, a
-    participant excluded) leads to a new file, never to serving the old one. The creation
-    times keep a recreated database from reading another conversation's files."""
-    freshness = report_freshness(conversation=conversation, snapshot=snapshot)
+def _conversation_dir(conversation: Conversation) -> Path:
+    # The creation time keeps a recreated database from reading another conversation's files.
     return (
         Path(settings.AGORA_EXPORTS_DIR)
         / f"{conversation.pk}-{conversation.created_at.timestamp():.6f}"
-        / f"{snapshot.pk}-{snapshot.created_at.timestamp():.6f}"
-        / f"{fmt}-{freshness}"
     )
+
+
+def _snapshot_dir_name(snapshot: Snapshot) -> str:
+    return f"{snapshot.pk}-{snapshot.created_at.timestamp():.6f}"
+
+
+def _stored_dir(conversation: Conversation, snapshot: Snapshot, fmt: str) -> Path:
+    """Where one export of one snapshot is kept: the freshness token (report_freshness) is
+    part of the path, so a moderator's decision after the snapshot (a statement rejected, a
+    participant excluded) leads to a new file, never to serving the old one."""
+    freshness = report_freshness(conversation=conversation, snapshot=snapshot)
+    return _conversation_dir(conversation) / _snapshot_dir_name(snapshot) / f"{fmt}-{freshness}"
+
+
+def _stored_prune(*, conversation: Conversation, snapshot: Snapshot) -> None:
+    """Remove the stored downloads no reader can be served any more: those of snapshots
+    pruned from the history, and this snapshot's under an older freshness token. A reader
+    streaming a removed file keeps reading it (the file lives until it is closed)."""
+    kept = {
+        _snapshot_dir_name(kept)
+        for kept in Snapshot.objects.filter(
+            conversation=conversation, status=SnapshotStatus.SUCCEEDED
+        ).only("pk", "created_at")
+    }
+    current = {_stored_dir(conversation, snapshot, fmt).name for fmt in FORMATS}
+    root = _conversation_dir(conversation)
+    for snapshot_dir in root.iterdir() if root.is_dir() else []:
+        if snapshot_dir.name not in kept:
+            shutil.rmtree(snapshot_dir, ignore_errors=True)
+        elif snapshot_dir.name == _snapshot_dir_name(snapshot):
+            for stale in snapshot_dir.iterdir():
+                if stale.name not in current:
+                    shutil.rmtree(stale, ignore_errors=True)
 
 
 def _stored(directory: Path) -> Path | None:
@@ -345,7 +373,8 @@ def _export_file(conversation: Conversation, snapshot: Snapshot, fmt: str) -> Ex
 
 def report_exports_build(*, snapshot_id: int) -> list[str]:
     """Build and store every download of a snapshot, so that no reader waits for one; the
-    formats built (none when the snapshot is gone). Safe to run twice: what is stored stays."""
+    formats built (none when the snapshot is gone). Safe to run twice: what is stored stays;
+    what no reader can be served any more is removed."""
     snapshot = (
         Snapshot.objects.select_related("conversation")
         .filter(pk=snapshot_id, status=SnapshotStatus.SUCCEEDED)
@@ -355,6 +384,7 @@ def report_exports_build(*, snapshot_id: int) -> list[str]:
         return []
     for fmt in FORMATS:
         _export_file(snapshot.conversation, snapshot, fmt)
+    _stored_prune(conversation=snapshot.conversation, snapshot=snapshot)
     return list(FORMATS)
 
 

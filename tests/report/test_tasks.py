@@ -16,7 +16,7 @@ from deliberation.models import Snapshot, SnapshotStatus, Statement
 from deliberation.report.render import report_page
 from deliberation.report.tasks import report_warm_task
 from deliberation.services.moderation import statement_decide
-from deliberation.services.report_export import FORMATS
+from deliberation.services.report_export import FORMATS, report_exports_build
 from tests.factories import UserFactory
 from tests.report.real_data import import_and_cluster
 
@@ -90,3 +90,27 @@ def _streamed(response: object) -> bytes:
 
 def _never_built(*args: object) -> bytes:
     raise AssertionError("a stored export was built again")
+
+
+def test_building_a_snapshots_downloads_removes_those_no_reader_can_be_served(
+    exports_dir: Path,
+) -> None:
+    seattle = import_and_cluster(slug="seattle")
+    report_exports_build(snapshot_id=seattle.snapshot.pk)
+    conversation_dir = next(exports_dir.iterdir())
+    # Downloads of a snapshot since pruned from the history.
+    gone = conversation_dir / "999999-0.000000" / "json-x"
+    gone.mkdir(parents=True)
+    (gone / "stale").write_bytes(b"{}")
+    # A decision after the snapshot makes its stored downloads stale: they are rebuilt.
+    moderator = UserFactory.create()
+    seattle.conversation.moderators.add(moderator)
+    statement = Statement.objects.filter(conversation=seattle.conversation).first()
+    assert statement is not None
+    statement_decide(actor=moderator, statement=statement, decision="reject")
+
+    report_exports_build(snapshot_id=seattle.snapshot.pk)
+
+    stored = [p for p in exports_dir.rglob("*") if p.is_file()]
+    assert len(stored) == len(FORMATS)
+    assert not gone.exists()
