@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -326,13 +327,16 @@ def _stored_prune(*, conversation: Conversation, snapshot: Snapshot) -> None:
         ).only("pk", "created_at")
     }
     current = {_stored_dir(conversation, snapshot, fmt).name for fmt in FORMATS}
+    # Race: a reader may be building under a token newer than the one read here; a folder
+    # touched in the last minute is left for the next build to judge.
+    settled = time.time() - 60
     root = _conversation_dir(conversation)
     for snapshot_dir in root.iterdir() if root.is_dir() else []:
         if snapshot_dir.name not in kept:
             shutil.rmtree(snapshot_dir, ignore_errors=True)
         elif snapshot_dir.name == _snapshot_dir_name(snapshot):
             for stale in snapshot_dir.iterdir():
-                if stale.name not in current:
+                if stale.name not in current and stale.stat().st_mtime < settled:
                     shutil.rmtree(stale, ignore_errors=True)
 
 
