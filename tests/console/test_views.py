@@ -303,6 +303,9 @@ def test_settings_page_shows_the_rate_limits_in_force(settings: Any) -> None:
     assert "Rate limits" in page
     assert '<th scope="row">Statement</th><td>6</td><td>42</td><td>600</td>' in page
     assert '<th scope="row">Join</th><td>no limit</td>' in page
+    # Once, in the page body: not also in the page's title and heading.
+    assert page.count('id="limits-heading"') == 1
+    assert "Rate limits" not in page.split("<title>")[1].split("</title>")[0]
 
 
 def _log_in(client: Client, url: str, password: str) -> Any:
